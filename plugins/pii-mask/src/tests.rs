@@ -1,0 +1,122 @@
+use super::*;
+use firehose_sdk::Verdict;
+use serde_json::{json, Value};
+
+fn config() -> Value {
+    json!({
+        "fields": [
+            {"path": "$.lead_data.ssn", "strategy": "last4"},
+            {"path": "$.lead_data.email", "strategy": "email"},
+            {"path": "$.lead_data.phone", "strategy": "area_code"},
+            {"path": "$.lead_data.first_name", "strategy": "first_letter"},
+            {"path": "$.lead_data.dob", "strategy": "redact"},
+            {"path": "$.lead_data.email_hash", "strategy": "hash"},
+            {"path": "$.lead_data.phones", "strategy": "area_code"}
+        ],
+        "detect": {"ssn": "last4", "email": "email", "phone": "area_code", "card": "last4"},
+        "skip": ["$.event_id"],
+        "hash_key": "k3y"
+    })
+}
+
+fn mask(config: &Value, event: &Value) -> (Verdict, Value) {
+    let mut rule = PiiMask::configure(&config.to_string()).unwrap();
+    let text = serde_json::to_vec(event).unwrap();
+    let ends = [text.len() as u32];
+    let mut out = Output::new();
+    rule.process(&Batch::new(&text, &ends), &Context::default(), &mut out);
+    let result = serde_json::from_slice(out.event(0, &text).unwrap()).unwrap();
+    (out.verdicts[0].clone(), result)
+}
+
+#[test]
+fn masks_fields_by_path_with_each_strategy() {
+    let (_, out) = mask(
+        &config(),
+        &json!({"lead_data": {
+            "ssn": "123-45-6789", "email": "jane@example.com", "phone": "(555) 123-4567",
+            "first_name": "Émile", "dob": "1990-01-01", "email_hash": "jane@example.com",
+            "phones": ["555-111-2222", {"work": "555.333.4444"}]
+        }}),
+    );
+    let lead = &out["lead_data"];
+    assert_eq!(lead["ssn"], "***-**-6789");
+    assert_eq!(lead["email"], "j***@example.com");
+    assert_eq!(lead["phone"], "(555) ***-****");
+    assert_eq!(lead["first_name"], "É***");
+    assert_eq!(lead["dob"], "[REDACTED]");
+    assert_eq!(lead["email_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(lead["phones"], json!(["555-***-****", {"work": "555.***.****"}]));
+}
+
+#[test]
+fn hash_is_joinable_across_events_and_keyed() {
+    let event = json!({"lead_data": {"email_hash": "jane@example.com"}});
+    let (_, a) = mask(&config(), &event);
+    let (_, b) = mask(&config(), &event);
+    assert_eq!(a, b);
+    let mut other = config();
+    other["hash_key"] = json!("another");
+    let (_, c) = mask(&other, &event);
+    assert_ne!(a["lead_data"]["email_hash"], c["lead_data"]["email_hash"]);
+}
+
+#[test]
+fn numbers_selected_by_path_are_masked_too() {
+    let (_, out) = mask(&config(), &json!({"lead_data": {"ssn": 123456789, "dob": null}}));
+    assert_eq!(out["lead_data"]["ssn"], "*****6789");
+    assert_eq!(out["lead_data"]["dob"], Value::Null);
+}
+
+#[test]
+fn detects_pii_in_free_text_at_any_depth() {
+    let (_, out) = mask(
+        &config(),
+        &json!({
+            "event_id": "123-45-6789",
+            "notes": "Caller Zoë (SSN 123-45-6789) paid with 4111 1111 1111 1111; reach her at zoe@example.com or 555-867-5309.",
+            "history": [{"comment": "card 4111111111111112 declined"}, ["old phone +1 555 123 4567"]],
+            "metadata": {"buyer_response": {"raw": "{\"ssn\": \"078-05-1120\"}"}}
+        }),
+    );
+    assert_eq!(out["event_id"], "123-45-6789", "skipped paths are not scanned");
+    assert_eq!(
+        out["notes"],
+        "Caller Zoë (SSN ***-**-6789) paid with **** **** **** 1111; reach her at z***@example.com or 555-***-****."
+    );
+    assert_eq!(out["history"][0]["comment"], "card 4111111111111112 declined", "Luhn-invalid numbers stay");
+    assert_eq!(out["history"][1][0], "old phone +1 555 *** ****");
+    assert_eq!(out["metadata"]["buyer_response"]["raw"], "{\"ssn\": \"***-**-1120\"}");
+}
+
+#[test]
+fn events_without_pii_are_kept_untouched() {
+    let (verdict, out) = mask(&config(), &json!({"event_type": "source.accepted", "price": 12.5, "note": "nothing here 12345"}));
+    assert_eq!(verdict, Verdict::Keep);
+    assert_eq!(out["note"], "nothing here 12345");
+}
+
+#[test]
+fn output_stays_valid_utf8_and_json_with_escapes() {
+    let (_, out) = mask(&config(), &json!({"t": "naïve \"quote\" \u{1F600} tab\t ssn 123-45-6789 \u{00e9}"}));
+    assert_eq!(out["t"], "naïve \"quote\" 😀 tab\t ssn ***-**-6789 é");
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    let err = |c: Value| PiiMask::configure(&c.to_string()).unwrap_err();
+    let e = err(json!({"fields": [{"path": "$.a", "strategy": "last4"}, {"path": "$.b", "strategy": "lst4"}]}));
+    assert_eq!(e.field, "fields[1].strategy");
+    assert!(e.message.contains("unknown variant `lst4`") && e.message.contains("`last4`"), "{e}");
+    let e = err(json!({"fields": [{"path": "$.a", "strategy": "hash"}]}));
+    assert_eq!(e.field, "fields[0].strategy");
+    assert!(e.message.contains("hash_key"), "{e}");
+    let e = err(json!({"detect": {"ssn": "hash"}}));
+    assert_eq!(e.field, "detect.ssn");
+    let e = err(json!({"detect": {"passport": "redact"}}));
+    assert!(e.message.contains("unknown variant `passport`"), "{e}");
+    let e = err(json!({"fields": [{"path": "$.a[?@.b]", "strategy": "redact"}]}));
+    assert_eq!(e.field, "fields[0].path");
+    let e = err(json!({"fields": [{"path": "a.b", "strategy": "redact"}]}));
+    assert_eq!(e.field, "fields[0].path");
+}

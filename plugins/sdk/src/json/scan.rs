@@ -1,0 +1,306 @@
+//! Byte-level scanning of JSON text: skipping values, finding string ends, iterating
+//! object fields and array items. Nothing here allocates.
+//!
+//! Scanning assumes input the host already [validated](super::validate), but never
+//! panics or reads out of bounds on anything else: malformed input yields an [`Error`].
+
+use std::ops::Range;
+
+/// A structural problem found while scanning, with the byte offset where it was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Error {
+    /// Byte offset into the scanned text.
+    pub offset: usize,
+    /// What was expected or found.
+    pub message: &'static str,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub(crate) fn err<T>(offset: usize, message: &'static str) -> Result<T, Error> {
+    Err(Error { offset, message })
+}
+
+/// Bytes that end a run of plain string content: `"`, `\` and control characters.
+pub(crate) static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Returns the index of the first non-whitespace byte at or after `i`.
+#[inline]
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Scans the string whose opening quote is at `i`.
+/// Returns the index just past the closing quote and whether the string has escapes.
+#[inline]
+pub fn scan_string(b: &[u8], i: usize) -> Result<(usize, bool), Error> {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        while j < b.len() && !STRING_STOP[b[j] as usize] {
+            j += 1;
+        }
+        match b.get(j) {
+            Some(b'"') => return Ok((j + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                j += 2;
+            }
+            // Control characters are invalid JSON, but scanning is not validation.
+            Some(_) => j += 1,
+            None => return err(i, "unterminated string"),
+        }
+    }
+}
+
+/// Skips the value starting at `i` (no leading whitespace) and returns the index just past it.
+#[inline]
+pub fn skip_value(b: &[u8], i: usize) -> Result<usize, Error> {
+    match b.get(i) {
+        Some(b'"') => scan_string(b, i).map(|(end, _)| end),
+        Some(b'{' | b'[') => skip_container(b, i),
+        Some(_) => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+            {
+                j += 1;
+            }
+            Ok(j)
+        }
+        None => err(i, "expected a value"),
+    }
+}
+
+fn skip_container(b: &[u8], i: usize) -> Result<usize, Error> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                j = scan_string(b, j)?.0;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    err(i, "unterminated object or array")
+}
+
+/// One `"key": value` member of an object, as byte ranges into the scanned text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The key's bytes between its quotes, still escaped.
+    pub key: Range<usize>,
+    /// Whether the key contains escape sequences.
+    pub key_escaped: bool,
+    /// The value's exact bytes.
+    pub value: Range<usize>,
+}
+
+impl Field {
+    /// Whether this field's key equals `name`.
+    #[inline]
+    pub fn key_is(&self, text: &[u8], name: &str) -> bool {
+        let raw = &text[self.key.clone()];
+        if self.key_escaped {
+            super::unescape(raw).is_some_and(|k| k == name)
+        } else {
+            raw == name.as_bytes()
+        }
+    }
+}
+
+/// Iterates the members of the object whose `{` is at the given index.
+pub struct Fields<'a> {
+    text: &'a [u8],
+    pos: usize,
+    done: bool,
+    first: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts iterating the object that opens at `open` (the index of its `{`).
+    pub fn new(text: &'a [u8], open: usize) -> Result<Self, Error> {
+        if text.get(open) != Some(&b'{') {
+            return err(open, "expected an object");
+        }
+        Ok(Self { text, pos: open + 1, done: false, first: true })
+    }
+
+    /// Index just past the closing `}`; meaningful once iteration has finished.
+    pub fn end(&self) -> usize {
+        self.pos
+    }
+
+    fn next_field(&mut self) -> Result<Option<Field>, Error> {
+        let b = self.text;
+        let mut i = skip_ws(b, self.pos);
+        if !self.first {
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    self.pos = i + 1;
+                    return Ok(None);
+                }
+                _ => return err(i, "expected `,` or `}` in object"),
+            }
+        } else if b.get(i) == Some(&b'}') {
+            self.pos = i + 1;
+            return Ok(None);
+        }
+        self.first = false;
+        if b.get(i) != Some(&b'"') {
+            return err(i, "expected a string key");
+        }
+        let (key_end, key_escaped) = scan_string(b, i)?;
+        let mut j = skip_ws(b, key_end);
+        if b.get(j) != Some(&b':') {
+            return err(j, "expected `:` after key");
+        }
+        j = skip_ws(b, j + 1);
+        let value_end = skip_value(b, j)?;
+        self.pos = value_end;
+        Ok(Some(Field { key: i + 1..key_end - 1, key_escaped, value: j..value_end }))
+    }
+}
+
+impl Iterator for Fields<'_> {
+    type Item = Result<Field, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_field() {
+            Ok(Some(field)) => Some(Ok(field)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Iterates the items of the array whose `[` is at the given index, as byte ranges.
+pub struct Items<'a> {
+    text: &'a [u8],
+    pos: usize,
+    done: bool,
+    first: bool,
+}
+
+impl<'a> Items<'a> {
+    /// Starts iterating the array that opens at `open` (the index of its `[`).
+    pub fn new(text: &'a [u8], open: usize) -> Result<Self, Error> {
+        if text.get(open) != Some(&b'[') {
+            return err(open, "expected an array");
+        }
+        Ok(Self { text, pos: open + 1, done: false, first: true })
+    }
+
+    fn next_item(&mut self) -> Result<Option<Range<usize>>, Error> {
+        let b = self.text;
+        let mut i = skip_ws(b, self.pos);
+        if !self.first {
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b']') => {
+                    self.pos = i + 1;
+                    return Ok(None);
+                }
+                _ => return err(i, "expected `,` or `]` in array"),
+            }
+        } else if b.get(i) == Some(&b']') {
+            self.pos = i + 1;
+            return Ok(None);
+        }
+        self.first = false;
+        let end = skip_value(b, i)?;
+        self.pos = end;
+        Ok(Some(i..end))
+    }
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<Range<usize>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_item() {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_give_key_and_value_ranges() {
+        let text = br#" { "a" : 1, "b\"c": {"x": [1, "}"]}, "d": "e" } "#;
+        let fields: Vec<Field> = Fields::new(text, 1).unwrap().map(Result::unwrap).collect();
+        assert_eq!(fields.len(), 3);
+        assert_eq!(&text[fields[0].key.clone()], b"a");
+        assert_eq!(&text[fields[0].value.clone()], b"1");
+        assert!(fields[1].key_is(text, "b\"c"));
+        assert_eq!(&text[fields[1].value.clone()], br#"{"x": [1, "}"]}"#);
+        assert_eq!(&text[fields[2].value.clone()], br#""e""#);
+    }
+
+    #[test]
+    fn items_give_value_ranges() {
+        let text = br#"[1, "two", [3], {"four": 4}]"#;
+        let items: Vec<&[u8]> = Items::new(text, 0).unwrap().map(|r| &text[r.unwrap()]).collect();
+        assert_eq!(items, vec![&b"1"[..], b"\"two\"", b"[3]", br#"{"four": 4}"#]);
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_not_a_panic() {
+        for text in [&br#"{"a": "#[..], br#"{"a": "x"#, br#"{"a" 1}"#, br#"{"a": [1, 2"#, br#"{"#] {
+            let result: Result<Vec<Field>, Error> = Fields::new(text, 0).unwrap().collect();
+            assert!(result.is_err(), "{}", String::from_utf8_lossy(text));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The guest-side SDK for Firehose rule modules.
+//!
+//! A rule module is a WebAssembly component implementing `wit/rules.wit`. With this
+//! crate a module is a type implementing [`Rule`] plus one [`export_rule!`] line. The
+//! same crate provides what rules need to be fast: lazy JSON lookups and byte splicing
+//! ([`json`]), PII detectors and masks ([`pii`]), globs ([`matching`]), and
+//! configuration parsing with field-precise errors ([`config`]).
+#![deny(missing_docs)]
+
+extern crate self as firehose_sdk;
+
+pub mod config;
+#[cfg(target_arch = "wasm32")]
+pub mod guest;
+pub mod json;
+pub mod log;
+pub mod matching;
+pub mod pii;
+mod rule;
+
+pub use config::ConfigError;
+pub use rule::{Batch, Context, ModuleInfo, Output, Rule, StageInfo, Verdict};
+
+/// [`ModuleInfo`] for the calling crate, from its `Cargo.toml` name, version and description.
+#[macro_export]
+macro_rules! module_info {
+    ($name:expr) => {
+        $crate::ModuleInfo {
+            name: ($name).to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            description: env!("CARGO_PKG_DESCRIPTION").to_string(),
+        }
+    };
+}
+
+/// Exports a [`Rule`] type as this component's `describe`, `configure` and `process`.
+///
+/// ```ignore
+/// struct MyRule;
+/// impl firehose_sdk::Rule for MyRule { /* ... */ }
+/// firehose_sdk::export_rule!(MyRule);
+/// ```
+///
+/// Expands to nothing when not compiling for WebAssembly, so the same crate can be
+/// linked natively for tests and benchmarks.
+#[macro_export]
+macro_rules! export_rule {
+    ($rule:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        mod __firehose_rule_export {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::guest::bindings::firehose::rules::types as wit;
+
+            struct Exports;
+
+            thread_local! {
+                static RULE: ::core::cell::RefCell<Option<$rule>> = const { ::core::cell::RefCell::new(None) };
+            }
+
+            impl $crate::guest::bindings::Guest for Exports {
+                fn describe() -> wit::ModuleInfo {
+                    $crate::guest::describe::<$rule>()
+                }
+
+                fn configure(config: String) -> Result<(), wit::ConfigError> {
+                    RULE.with(|slot| $crate::guest::configure::<$rule>(slot, config))
+                }
+
+                fn process(events: Vec<u8>, ends: Vec<u32>, context: wit::BatchContext) -> wit::BatchResult {
+                    RULE.with(|slot| $crate::guest::process::<$rule>(slot, events, ends, context))
+                }
+            }
+
+            $crate::guest::bindings::__export_rule_module!(Exports with_types_in $crate::guest::bindings);
+        }
+    };
+}

@@ -1,0 +1,384 @@
+//! Finding personal data inside free text: US social security numbers, e-mail
+//! addresses, North American phone numbers and payment card numbers (Luhn-checked).
+//!
+//! One pass classifies each string (does it contain `@`? enough digits?) so that the
+//! common case, text with no PII, costs a single scan.
+
+use std::ops::Range;
+
+/// A kind of personal data the detectors recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiKind {
+    /// `123-45-6789` or `123 45 6789`, with the SSA's never-issued ranges excluded.
+    Ssn,
+    /// `local@domain.tld`.
+    Email,
+    /// `555-123-4567`, `(555) 123-4567`, `+1 555.123.4567`, `5551234567`.
+    Phone,
+    /// 13–19 digits, optionally grouped by spaces or dashes, passing the Luhn check.
+    Card,
+}
+
+impl PiiKind {
+    /// Every kind, in the order conflicts are resolved (cards before SSNs before phones).
+    pub const ALL: [PiiKind; 4] = [PiiKind::Ssn, PiiKind::Email, PiiKind::Phone, PiiKind::Card];
+
+    /// The kind's name as written in configurations.
+    pub fn name(self) -> &'static str {
+        match self {
+            PiiKind::Ssn => "ssn",
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::Card => "card",
+        }
+    }
+}
+
+/// One piece of personal data found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// What was found.
+    pub kind: PiiKind,
+    /// Where, as a byte range of the text.
+    pub range: Range<usize>,
+}
+
+/// Which kinds to look for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detectors {
+    /// Look for social security numbers.
+    pub ssn: bool,
+    /// Look for e-mail addresses.
+    pub email: bool,
+    /// Look for phone numbers.
+    pub phone: bool,
+    /// Look for card numbers.
+    pub card: bool,
+}
+
+impl Detectors {
+    /// Detectors for the given kinds.
+    pub fn of(kinds: impl IntoIterator<Item = PiiKind>) -> Self {
+        let mut d = Detectors::default();
+        for kind in kinds {
+            match kind {
+                PiiKind::Ssn => d.ssn = true,
+                PiiKind::Email => d.email = true,
+                PiiKind::Phone => d.phone = true,
+                PiiKind::Card => d.card = true,
+            }
+        }
+        d
+    }
+
+    /// Whether no kind is enabled.
+    pub fn is_empty(&self) -> bool {
+        !(self.ssn || self.email || self.phone || self.card)
+    }
+
+    /// Appends every piece of personal data in `text` to `out`, in order, without overlaps.
+    pub fn find(&self, text: &str, out: &mut Vec<Found>) {
+        let b = text.as_bytes();
+        if b.len() < 6 {
+            return;
+        }
+        let mut digits = 0usize;
+        let mut at_sign = false;
+        for &c in b {
+            digits += c.is_ascii_digit() as usize;
+            at_sign |= c == b'@';
+        }
+        let first = out.len();
+        if self.email && at_sign {
+            find_emails(b, out);
+        }
+        let numeric = (self.ssn && digits >= 9) || (self.phone && digits >= 10) || (self.card && digits >= 13);
+        if !numeric {
+            return;
+        }
+        let emails = out.len();
+        let mut i = 0;
+        let mut next_email = first;
+        while i < b.len() {
+            if next_email < emails && i >= out[next_email].range.start {
+                i = out[next_email].range.end;
+                next_email += 1;
+                continue;
+            }
+            let c = b[i];
+            let starts_number = c.is_ascii_digit() || c == b'(' || c == b'+';
+            if !starts_number || (i > 0 && is_word(b[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let limit = if next_email < emails { out[next_email].range.start } else { b.len() };
+            let found = self
+                .card
+                .then(|| card(&b[..limit], i))
+                .flatten()
+                .map(|end| (PiiKind::Card, end))
+                .or_else(|| self.ssn.then(|| ssn(&b[..limit], i)).flatten().map(|end| (PiiKind::Ssn, end)))
+                .or_else(|| self.phone.then(|| phone(&b[..limit], i)).flatten().map(|end| (PiiKind::Phone, end)));
+            match found {
+                Some((kind, end)) => {
+                    out.push(Found { kind, range: i..end });
+                    i = end;
+                }
+                None => {
+                    i += 1;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        if emails > first && out.len() > emails {
+            out[first..].sort_by_key(|f| f.range.start);
+        }
+    }
+}
+
+#[inline]
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Whether position `end` of `b` is not inside a word or a longer number.
+#[inline]
+fn boundary_after(b: &[u8], end: usize) -> bool {
+    match b.get(end) {
+        None => true,
+        Some(&c) if is_word(c) => false,
+        // "123-45-6789-1" or "555.123.4567.8" continue a number.
+        Some(b'-' | b'.') => !b.get(end + 1).is_some_and(u8::is_ascii_digit),
+        Some(_) => true,
+    }
+}
+
+fn digits_at(b: &[u8], i: usize, n: usize) -> bool {
+    b.get(i..i + n).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+}
+
+fn card(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    let mut digits = [0u8; 19];
+    let mut count = 0;
+    let mut separator = None;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            if count == 19 {
+                return None;
+            }
+            digits[count] = c - b'0';
+            count += 1;
+            i += 1;
+        } else if (c == b' ' || c == b'-') && b.get(i + 1).is_some_and(u8::is_ascii_digit) && count > 0 {
+            if *separator.get_or_insert(c) != c {
+                break;
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    ((13..=19).contains(&count) && boundary_after(b, i) && luhn(&digits[..count])).then_some(i)
+}
+
+/// The Luhn checksum used by payment card numbers.
+pub fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &d)| {
+            let d = d as u32;
+            if k % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn ssn(b: &[u8], i: usize) -> Option<usize> {
+    if !digits_at(b, i, 3) {
+        return None;
+    }
+    let sep = *b.get(i + 3)?;
+    if !(sep == b'-' || sep == b' ') || !digits_at(b, i + 4, 2) || b.get(i + 6) != Some(&sep) || !digits_at(b, i + 7, 4) {
+        return None;
+    }
+    let area = &b[i..i + 3];
+    let never_issued = area == b"000" || area == b"666" || area[0] == b'9' || &b[i + 4..i + 6] == b"00" || &b[i + 7..i + 11] == b"0000";
+    (!never_issued && boundary_after(b, i + 11)).then_some(i + 11)
+}
+
+fn phone(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    // Country code: "+1", "+1 ", "1-", "1 ", "1.".
+    if b.get(i) == Some(&b'+') {
+        if b.get(i + 1) != Some(&b'1') {
+            return None;
+        }
+        i += 2;
+        i += matches!(b.get(i), Some(b' ' | b'-' | b'.')) as usize;
+    } else if b.get(i) == Some(&b'1') && matches!(b.get(i + 1), Some(b' ' | b'-' | b'.')) && b.get(i + 2).is_some_and(|&c| c == b'(' || c.is_ascii_digit()) {
+        i += 2;
+    }
+    // Area code, first digit 2-9, optionally in parentheses.
+    let parenthesised = b.get(i) == Some(&b'(');
+    i += parenthesised as usize;
+    if !digits_at(b, i, 3) || b[i] < b'2' {
+        return None;
+    }
+    i += 3;
+    if parenthesised {
+        if b.get(i) != Some(&b')') {
+            return None;
+        }
+        i += 1;
+        i += (b.get(i) == Some(&b' ')) as usize;
+    }
+    let sep = match b.get(i) {
+        Some(&c @ (b'-' | b'.' | b' ')) if !parenthesised => {
+            i += 1;
+            Some(c)
+        }
+        Some(b'-') if parenthesised => {
+            i += 1;
+            Some(b'-')
+        }
+        _ => None,
+    };
+    if !digits_at(b, i, 3) {
+        return None;
+    }
+    i += 3;
+    match sep {
+        Some(s) if b.get(i) == Some(&s) => i += 1,
+        Some(_) if parenthesised && b.get(i) == Some(&b'-') => i += 1,
+        Some(_) => return None,
+        None if parenthesised && b.get(i) == Some(&b'-') => i += 1,
+        None => {}
+    }
+    if !digits_at(b, i, 4) {
+        return None;
+    }
+    i += 4;
+    boundary_after(b, i).then_some(i)
+}
+
+fn find_emails(b: &[u8], out: &mut Vec<Found>) {
+    let local_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
+    let domain_char = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+    let mut searched = 0;
+    while let Some(offset) = b[searched..].iter().position(|&c| c == b'@') {
+        let at = searched + offset;
+        searched = at + 1;
+        let floor = out.last().map_or(0, |f: &Found| f.range.end);
+        let mut start = at;
+        while start > floor && local_char(b[start - 1]) {
+            start -= 1;
+        }
+        while start < at && b[start] == b'.' {
+            start += 1;
+        }
+        let mut end = at + 1;
+        while end < b.len() && domain_char(b[end]) {
+            end += 1;
+        }
+        while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        if start == at || !valid_domain(&b[at + 1..end]) {
+            continue;
+        }
+        out.push(Found { kind: PiiKind::Email, range: start..end });
+        searched = end;
+    }
+}
+
+fn valid_domain(domain: &[u8]) -> bool {
+    let mut labels = domain.split(|&c| c == b'.');
+    let count = domain.iter().filter(|&&c| c == b'.').count();
+    let tld = domain.rsplit(|&c| c == b'.').next().unwrap_or_default();
+    count >= 1 && labels.all(|l| !l.is_empty()) && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(PiiKind, &str)> {
+        let mut out = Vec::new();
+        Detectors::of(PiiKind::ALL).find(text, &mut out);
+        out.into_iter().map(|f| (f.kind, &text[f.range])).collect()
+    }
+
+    #[test]
+    fn finds_ssns_but_not_never_issued_ones() {
+        assert_eq!(found("ssn 123-45-6789 on file"), vec![(PiiKind::Ssn, "123-45-6789")]);
+        assert_eq!(found("ssn 123 45 6789."), vec![(PiiKind::Ssn, "123 45 6789")]);
+        for text in ["000-12-3456", "666-12-3456", "912-34-5678", "123-00-4567", "123-45-0000", "123-45-67890", "a123-45-6789", "123-45 6789"] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn finds_emails_with_plausible_domains() {
+        assert_eq!(found("mail jo.hn+x@example.co.uk."), vec![(PiiKind::Email, "jo.hn+x@example.co.uk")]);
+        assert_eq!(found("a@b.co and c@d.io"), vec![(PiiKind::Email, "a@b.co"), (PiiKind::Email, "c@d.io")]);
+        for text in ["@example.com", "user@localhost", "user@ex..com", "user@example.c0m", "a @ b.com"] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn finds_phone_numbers_in_common_formats() {
+        for phone in ["555-123-4567", "(555) 123-4567", "(555)123-4567", "555.123.4567", "555 123 4567", "5551234567", "+1 555-123-4567", "+15551234567", "1-555-123-4567"] {
+            let text = format!("call {phone} now");
+            assert_eq!(found(&text), vec![(PiiKind::Phone, phone)], "{phone}");
+        }
+        for text in ["155-123-4567", "555-123-45678", "555-1234-567", "555-123.4567", "order 12345678901234"] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn finds_only_luhn_valid_cards() {
+        for card in ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "6011111111111117"] {
+            let text = format!("card: {card}!");
+            assert_eq!(found(&text), vec![(PiiKind::Card, card)], "{card}");
+        }
+        for text in ["4111111111111112", "4111 1111 1111 1112", "41111111111111111111111"] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn reports_mixed_findings_in_order_without_overlap() {
+        let text = "Émile (ssn 123-45-6789) paid with 4111 1111 1111 1111, call 555-123-4567 or mail e@x.com";
+        assert_eq!(
+            found(text),
+            vec![
+                (PiiKind::Ssn, "123-45-6789"),
+                (PiiKind::Card, "4111 1111 1111 1111"),
+                (PiiKind::Phone, "555-123-4567"),
+                (PiiKind::Email, "e@x.com"),
+            ]
+        );
+    }
+
+    #[test]
+    fn digits_inside_emails_are_not_phones() {
+        assert_eq!(found("5551234567@example.com"), vec![(PiiKind::Email, "5551234567@example.com")]);
+    }
+
+    #[test]
+    fn only_enabled_kinds_are_reported() {
+        let mut out = Vec::new();
+        Detectors::of([PiiKind::Email]).find("123-45-6789 a@b.co", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, PiiKind::Email);
+    }
+}

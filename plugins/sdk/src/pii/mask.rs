@@ -1,0 +1,206 @@
+//! Masking strategies: how a piece of personal data is rewritten.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// How to rewrite a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Keep the last four letters or digits, star the others, keep separators:
+    /// `123-45-6789` → `***-**-6789`.
+    Last4,
+    /// Keep the first character of the local part and the domain:
+    /// `jane@example.com` → `j***@example.com`.
+    Email,
+    /// Keep the area code (and a `+1`/`1` country code), star the other digits:
+    /// `(555) 123-4567` → `(555) ***-****`.
+    AreaCode,
+    /// Keep the first letter of each word: `Émile Zola` → `É*** Z***`.
+    FirstLetter,
+    /// Replace the whole value with `[REDACTED]`.
+    Redact,
+    /// Replace with the hex HMAC-SHA-256 of the value under the configured key, so
+    /// equal values stay equal (joinable) without being readable.
+    Hash,
+}
+
+impl Strategy {
+    /// Whether this strategy needs a hashing key.
+    pub fn needs_key(self) -> bool {
+        self == Strategy::Hash
+    }
+}
+
+/// The text that replaces redacted values.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Applies strategies; holds the hashing key when one is configured.
+#[derive(Clone, Default)]
+pub struct Masker {
+    key: Option<Hmac<Sha256>>,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Masker").field("has_key", &self.key.is_some()).finish()
+    }
+}
+
+impl Masker {
+    /// A masker without a hashing key ([`Strategy::Hash`] then redacts).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A masker whose [`Strategy::Hash`] uses HMAC-SHA-256 with `key`.
+    pub fn with_key(key: &[u8]) -> Self {
+        Self { key: Some(<Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length")) }
+    }
+
+    /// Whether a hashing key is set.
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Appends `value` rewritten by `strategy` to `out`.
+    pub fn mask(&self, strategy: Strategy, value: &str, out: &mut String) {
+        match strategy {
+            Strategy::Last4 => keep_last(value, 4, out),
+            Strategy::Email => email(value, out),
+            Strategy::AreaCode => area_code(value, out),
+            Strategy::FirstLetter => first_letters(value, out),
+            Strategy::Redact => out.push_str(REDACTED),
+            Strategy::Hash => match &self.key {
+                Some(key) => {
+                    let mut mac = key.clone();
+                    mac.update(value.as_bytes());
+                    hex(&mac.finalize().into_bytes(), out);
+                }
+                None => out.push_str(REDACTED),
+            },
+        }
+    }
+}
+
+fn keep_last(value: &str, keep: usize, out: &mut String) {
+    let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let mut seen = 0;
+    for c in value.chars() {
+        if c.is_alphanumeric() {
+            seen += 1;
+            out.push(if seen + keep > total { c } else { '*' });
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn email(value: &str, out: &mut String) {
+    match value.rfind('@') {
+        Some(at) if at > 0 => {
+            let first = value.chars().next().unwrap_or('*');
+            out.push(first);
+            out.push_str("***");
+            out.push_str(&value[at..]);
+        }
+        _ => first_letters(value, out),
+    }
+}
+
+fn area_code(value: &str, out: &mut String) {
+    let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
+    let keep = if digits.len() == 11 && digits[0] == b'1' { 4 } else { 3 };
+    let mut seen = 0;
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            seen += 1;
+            out.push(if seen <= keep { c } else { '*' });
+        } else if c.is_alphanumeric() {
+            out.push('*');
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn first_letters(value: &str, out: &mut String) {
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if let Some(first) = word.chars().next() {
+            out.push(first);
+            out.push_str("***");
+        }
+    }
+}
+
+fn hex(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask(strategy: Strategy, value: &str) -> String {
+        let mut out = String::new();
+        Masker::with_key(b"secret").mask(strategy, value, &mut out);
+        out
+    }
+
+    #[test]
+    fn last4_keeps_separators() {
+        assert_eq!(mask(Strategy::Last4, "123-45-6789"), "***-**-6789");
+        assert_eq!(mask(Strategy::Last4, "4111 1111 1111 1111"), "**** **** **** 1111");
+        assert_eq!(mask(Strategy::Last4, "12"), "12");
+    }
+
+    #[test]
+    fn email_keeps_first_letter_and_domain() {
+        assert_eq!(mask(Strategy::Email, "jane.doe@example.com"), "j***@example.com");
+        assert_eq!(mask(Strategy::Email, "élodie@example.fr"), "é***@example.fr");
+        assert_eq!(mask(Strategy::Email, "not-an-email"), "n***");
+    }
+
+    #[test]
+    fn area_code_keeps_the_first_three_digits_and_country_code() {
+        assert_eq!(mask(Strategy::AreaCode, "(555) 123-4567"), "(555) ***-****");
+        assert_eq!(mask(Strategy::AreaCode, "+1 555.123.4567"), "+1 555.***.****");
+        assert_eq!(mask(Strategy::AreaCode, "5551234567"), "555*******");
+    }
+
+    #[test]
+    fn first_letter_handles_unicode_words() {
+        assert_eq!(mask(Strategy::FirstLetter, "Émile Zola"), "É*** Z***");
+        assert_eq!(mask(Strategy::FirstLetter, "Łukasz"), "Ł***");
+        assert_eq!(mask(Strategy::FirstLetter, "李小龙"), "李***");
+    }
+
+    #[test]
+    fn hash_is_keyed_and_deterministic() {
+        let a = mask(Strategy::Hash, "123-45-6789");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, mask(Strategy::Hash, "123-45-6789"));
+        let mut other = String::new();
+        Masker::with_key(b"other key").mask(Strategy::Hash, "123-45-6789", &mut other);
+        assert_ne!(a, other);
+        // RFC 4231 test case 2.
+        let mut rfc = String::new();
+        Masker::with_key(b"Jefe").mask(Strategy::Hash, "what do ya want for nothing?", &mut rfc);
+        assert_eq!(rfc, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn redact_and_keyless_hash_hide_everything() {
+        assert_eq!(mask(Strategy::Redact, "anything"), REDACTED);
+        let mut out = String::new();
+        Masker::new().mask(Strategy::Hash, "x", &mut out);
+        assert_eq!(out, REDACTED);
+    }
+}
