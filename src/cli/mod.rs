@@ -1,0 +1,49 @@
+//! Command-line front door: argument definitions and dispatch.
+
+mod generate;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use firehose::engine::Engine;
+
+/// Filter, enrich and mask streaming lead events with WebAssembly rule modules.
+#[derive(Debug, Parser)]
+#[command(name = "firehose", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Directory for compiled modules (default: $FIREHOSE_CACHE_DIR, else ~/.cache/firehose).
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile modules on every start instead of caching them.
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run events (NDJSON or a JSON array) through a pipeline.
+    Run(run::RunArgs),
+    /// Load and configure a pipeline and report problems, without processing events.
+    Validate(validate::ValidateArgs),
+    /// Write realistic LeadConduit-style events as NDJSON.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs the parsed command.
+pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let engine = || -> anyhow::Result<Arc<Engine>> {
+        let cache = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(Engine::default_cache_dir) };
+        Ok(Engine::new(cache.as_deref())?)
+    };
+    match cli.command {
+        Command::Run(args) => run::run(engine()?, args),
+        Command::Validate(args) => validate::validate(engine()?, args),
+        Command::Generate(args) => generate::generate(args),
+    }
+}

@@ -1,0 +1,217 @@
+//! The pipeline file: YAML in, a typed and fully resolved configuration out.
+//!
+//! ```yaml
+//! name: leadconduit
+//! limits: { timeout_ms: 1000, memory_mib: 128 }
+//! stages:
+//!   - name: keep_lead_events
+//!     module: modules/filter.wasm
+//!     config: { event_type: [source.accepted, "recipient.*"] }
+//!   - name: add_context
+//!     module: modules/enrich.wasm
+//!     config:
+//!       lookups: [{ key: flow_id, into: flow, table: { $table: flows.csv } }]
+//! ```
+//!
+//! Paths are relative to the pipeline file. Inside a stage's `config`, the host
+//! replaces `{$table: FILE}` with the rows of a CSV / JSON / NDJSON file, `{$env: NAME}`
+//! with an environment variable and `{$file: FILE}` with a file's text, so modules
+//! never need file or environment access.
+
+mod references;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::engine::Limits;
+use crate::Error;
+
+/// The pipeline file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    batch: BatchConfig,
+    #[serde(default)]
+    metadata: MetadataConfig,
+    stages: Vec<StageFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+    #[serde(default = "default_memory_mib")]
+    memory_mib: u64,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        LimitsFile { timeout_ms: default_timeout_ms(), memory_mib: default_memory_mib() }
+    }
+}
+
+fn default_timeout_ms() -> u64 {
+    Limits::default().timeout.as_millis() as u64
+}
+
+fn default_memory_mib() -> u64 {
+    (Limits::default().memory_bytes >> 20) as u64
+}
+
+/// How events are grouped into batches by the front doors that choose (CLI).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most events per batch.
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+}
+
+fn default_max_events() -> usize {
+    1000
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_events: default_max_events() }
+    }
+}
+
+/// What the host adds to every delivered event under `firehose_metadata`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataConfig {
+    /// Add `rules_version`: the pipeline version that processed the event.
+    #[serde(default = "yes")]
+    pub rules_version: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig { rules_version: true }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageFile {
+    name: String,
+    module: PathBuf,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+/// A stage, resolved: module path absolute, configuration as JSON text.
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The stage's name.
+    pub name: String,
+    /// The module file.
+    pub module: PathBuf,
+    /// The configuration handed to the module, with references resolved.
+    pub config: String,
+}
+
+/// A loaded, resolved pipeline configuration.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The pipeline file.
+    pub path: PathBuf,
+    /// The pipeline's name (defaults to the file's stem).
+    pub name: String,
+    /// Limits for every module call.
+    pub limits: Limits,
+    /// Batching.
+    pub batch: BatchConfig,
+    /// Metadata added to delivered events.
+    pub metadata: MetadataConfig,
+    /// Stages in order.
+    pub stages: Vec<StageConfig>,
+    /// Every file the configuration depends on (the pipeline file, modules, tables…).
+    pub files: Vec<PathBuf>,
+    /// SHA-256 over everything resolved above except module bytes (hashed separately).
+    pub config_hash: [u8; 32],
+}
+
+impl PipelineConfig {
+    /// Reads and resolves the pipeline file at `path`.
+    pub fn load(path: &Path) -> Result<PipelineConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Pipeline {
+            path: path.to_path_buf(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Resolves pipeline `text` as if read from `path` (relative paths start there).
+    pub fn parse(path: &Path, text: &str) -> Result<PipelineConfig, Error> {
+        let fail = |message: String| Error::Pipeline { path: path.to_path_buf(), message };
+        let file: PipelineFile = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+        if file.stages.is_empty() {
+            return Err(fail("`stages` is empty: list at least one stage with a `name` and a `module`".into()));
+        }
+        if file.limits.timeout_ms == 0 || file.limits.memory_mib == 0 {
+            return Err(fail("`limits.timeout_ms` and `limits.memory_mib` must be greater than zero".into()));
+        }
+        if file.batch.max_events == 0 {
+            return Err(fail("`batch.max_events` must be greater than zero".into()));
+        }
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut files = vec![path.to_path_buf()];
+        let mut stages = Vec::with_capacity(file.stages.len());
+        for (i, stage) in file.stages.into_iter().enumerate() {
+            if stage.name.trim().is_empty() {
+                return Err(fail(format!("stages[{i}]: `name` is empty")));
+            }
+            if stages.iter().any(|s: &StageConfig| s.name == stage.name) {
+                return Err(fail(format!("stages[{i}]: the name `{}` is used twice; stage names must be unique", stage.name)));
+            }
+            let module = base.join(&stage.module);
+            files.push(module.clone());
+            let mut config = stage.config.unwrap_or_else(|| serde_json::json!({}));
+            references::resolve(&mut config, &base, &mut files)
+                .map_err(|e| fail(format!("stage `{}`: config{}: {}", stage.name, e.at, e.message)))?;
+            stages.push(StageConfig { name: stage.name, module, config: config.to_string() });
+        }
+        let name = file.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        let limits = Limits {
+            timeout: Duration::from_millis(file.limits.timeout_ms),
+            memory_bytes: (file.limits.memory_mib as usize).saturating_mul(1 << 20),
+        };
+        let mut hash = Sha256::new();
+        hash.update(name.as_bytes());
+        hash.update(format!("{limits:?}{:?}{:?}", file.batch, file.metadata).as_bytes());
+        for s in &stages {
+            for part in [s.name.as_bytes(), s.config.as_bytes()] {
+                hash.update((part.len() as u64).to_le_bytes());
+                hash.update(part);
+            }
+        }
+        Ok(PipelineConfig {
+            path: path.to_path_buf(),
+            name,
+            limits,
+            batch: file.batch,
+            metadata: file.metadata,
+            stages,
+            files,
+            config_hash: hash.finalize().into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,20 @@
+//! Writing events out: delivered events (NDJSON, with the `firehose_metadata` member
+//! the host adds) and dead letters.
+
+mod dead_letter;
+mod stamp;
+
+pub use dead_letter::{dead_letter, parse_dead_letter};
+pub use stamp::Stamp;
+
+use crate::pipeline::Events;
+
+/// Appends `events` to `out` as NDJSON (one event per line, each line ending in
+/// `\n`), each stamped with `stamp`.
+pub fn ndjson(events: &Events, stamp: &Stamp, out: &mut Vec<u8>) {
+    out.reserve(events.byte_len() + events.len() * (stamp.len() + 2));
+    for event in events.iter() {
+        stamp.apply(event, out);
+        out.push(b'\n');
+    }
+}

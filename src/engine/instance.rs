@@ -1,0 +1,108 @@
+//! One live instance of a module: its store, its bindings, and calls bounded by the
+//! CPU deadline and the memory cap. A call that fails leaves the instance unusable;
+//! the caller drops it and makes a new one.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+
+use super::bindings::firehose::rules::types as wit;
+use super::bindings::RuleModule;
+use super::{CompiledModule, Engine, Limits, Sandbox, EPOCH_TICK};
+
+/// Why a call into a module did not return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The call ran past its CPU deadline.
+    Timeout,
+    /// The instance tried to grow its memory past the cap.
+    Memory,
+    /// The module trapped (a panic, an invalid operation, a bad return value).
+    Trap,
+}
+
+/// A failed call, with a reason fit for a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// Human-readable cause.
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A live, sandboxed instance of a module.
+pub struct Instance {
+    store: Store<Sandbox>,
+    bindings: RuleModule,
+    limits: Limits,
+}
+
+impl Instance {
+    /// Instantiates `module` in a fresh sandbox. `label` tags its log lines.
+    pub fn new(engine: &Engine, module: &CompiledModule, label: Arc<str>, limits: Limits) -> Result<Instance, Failure> {
+        let mut store = Store::new(engine.wasmtime(), Sandbox::new(label, limits.memory_bytes));
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(deadline_ticks(limits));
+        let bindings = module.pre.instantiate(&mut store).map_err(|e| failure(&mut store, e, limits))?;
+        Ok(Instance { store, bindings, limits })
+    }
+
+    /// Calls `describe`.
+    pub fn describe(&mut self) -> Result<wit::ModuleInfo, Failure> {
+        self.arm(1);
+        let result = self.bindings.call_describe(&mut self.store);
+        result.map_err(|e| failure(&mut self.store, e, self.limits))
+    }
+
+    /// Calls `configure`; the outer error is a failed call, the inner one a refusal.
+    /// Configuration may take ten times the per-batch deadline (large lookup tables).
+    pub fn configure(&mut self, config: &str) -> Result<Result<(), wit::ConfigError>, Failure> {
+        self.arm(10);
+        let result = self.bindings.call_configure(&mut self.store, config);
+        result.map_err(|e| failure(&mut self.store, e, self.limits))
+    }
+
+    /// Calls `process` for one batch.
+    pub fn process(&mut self, events: &[u8], ends: &[u32], context: &wit::BatchContext) -> Result<wit::BatchResult, Failure> {
+        self.arm(1);
+        let result = self.bindings.call_process(&mut self.store, events, ends, context);
+        result.map_err(|e| failure(&mut self.store, e, self.limits))
+    }
+
+    fn arm(&mut self, factor: u32) {
+        self.store.set_epoch_deadline(deadline_ticks(self.limits) * factor as u64);
+    }
+}
+
+fn deadline_ticks(limits: Limits) -> u64 {
+    // +1: the current tick may be about to end.
+    (limits.timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
+}
+
+fn failure(store: &mut Store<Sandbox>, error: wasmtime::Error, limits: Limits) -> Failure {
+    let stderr = store.data().stderr.take();
+    let detail = |base: String| {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        match last {
+            Some(line) => format!("{base}: {}", line.trim()),
+            None => base,
+        }
+    };
+    if store.data().memory.hit {
+        return Failure { kind: FailureKind::Memory, message: format!("exceeded its memory limit of {} MiB", limits.memory_bytes >> 20) };
+    }
+    if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
+        return Failure { kind: FailureKind::Timeout, message: format!("ran longer than its time limit of {} ms", limits.timeout.as_millis()) };
+    }
+    let trap = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    Failure { kind: FailureKind::Trap, message: detail(format!("trapped ({trap})")) }
+}

@@ -1,0 +1,167 @@
+//! The WebAssembly engine: compiles rule modules once (with wasmtime's on-disk cache
+//! and an in-process map keyed by content hash), links the sandbox, and drives the
+//! epoch clock that bounds every call.
+
+pub mod bindings;
+mod instance;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+
+pub use instance::{Failure, FailureKind, Instance};
+pub use sandbox::Sandbox;
+
+use crate::Error;
+
+/// How often the epoch clock ticks; call deadlines are rounded up to this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// What every module instance is allowed to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest a single call (one batch through one stage) may run.
+    pub timeout: Duration,
+    /// Largest linear memory an instance may grow to.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_millis(1000), memory_bytes: 128 << 20 }
+    }
+}
+
+/// A compiled rule module, ready to instantiate.
+#[derive(Clone)]
+pub struct CompiledModule {
+    pub(crate) pre: bindings::RuleModulePre<Sandbox>,
+    /// SHA-256 of the component bytes, hex.
+    pub hash: String,
+}
+
+/// Shared by every pipeline version of a process: one wasmtime engine, one linker,
+/// one epoch clock, one cache of compiled components.
+pub struct Engine {
+    wasm: wasmtime::Engine,
+    linker: Linker<Sandbox>,
+    compiled: Mutex<HashMap<String, Component>>,
+    _ticker: EpochTicker,
+}
+
+impl Engine {
+    /// Creates the engine. `cache_dir` enables wasmtime's on-disk cache of compiled
+    /// code there, so restarts and swaps back to a known module do not recompile.
+    pub fn new(cache_dir: Option<&Path>) -> Result<Arc<Engine>, Error> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        if let Some(dir) = cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            match wasmtime::Cache::new(cache) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => log::warn!("compiled-module cache at {} is unavailable ({e:#}); modules will be compiled on every start", dir.display()),
+            }
+        }
+        let wasm = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&wasm);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        bindings::RuleModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let ticker = EpochTicker::start(wasm.clone());
+        Ok(Arc::new(Engine { wasm, linker, compiled: Mutex::new(HashMap::new()), _ticker: ticker }))
+    }
+
+    /// The default on-disk cache directory: `$FIREHOSE_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/firehose`, else `~/.cache/firehose`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("FIREHOSE_CACHE_DIR") {
+            return (!dir.is_empty()).then(|| PathBuf::from(dir));
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("firehose"))
+    }
+
+    /// Compiles component bytes, or reuses the compilation of identical bytes.
+    /// `origin` names the file in errors.
+    pub fn compile(&self, bytes: &[u8], origin: &Path) -> Result<CompiledModule, Error> {
+        let hash = hex(&Sha256::digest(bytes));
+        let cached = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&hash).cloned();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::new(&self.wasm, bytes).map_err(|e| Error::Module {
+                    path: origin.to_path_buf(),
+                    message: format!("not a valid rule component: {e:#}"),
+                })?;
+                self.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(hash.clone(), component.clone());
+                component
+            }
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| Error::Module {
+            path: origin.to_path_buf(),
+            message: format!("imports something the host does not provide ({e:#}); rule modules may import only WASI and firehose:rules/host"),
+        })?;
+        let pre = bindings::RuleModulePre::new(pre).map_err(|e| Error::Module {
+            path: origin.to_path_buf(),
+            message: format!("does not implement the firehose:rules/rule-module world ({e:#}); build it with the firehose SDK"),
+        })?;
+        Ok(CompiledModule { pre, hash })
+    }
+
+    /// The underlying wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.wasm
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`]; stopped and joined
+/// when the engine is dropped, so reloading a plugin leaves no thread behind.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("firehose-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn epoch thread");
+        EpochTicker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A pipeline version: the resolved configuration plus every stage's compiled module,
+//! immutable once built. Front doors run batches through it with a [`Runner`].
+//!
+//! Building a version compiles each module, instantiates it, asks it to describe
+//! itself and hands it its configuration; any refusal fails the build, so a version
+//! that exists is known to load and configure. The configured instances are kept in
+//! a pool that runners take from, so the first batch pays no set-up cost.
+
+mod batch;
+mod outcome;
+mod runner;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+pub use batch::Events;
+pub use outcome::{BatchOutcome, Counts, DeadLetter, Dropped};
+pub use runner::Runner;
+
+use crate::config::PipelineConfig;
+use crate::engine::bindings::firehose::rules::types as wit;
+use crate::engine::{CompiledModule, Engine, Instance, Limits};
+use crate::Error;
+
+/// One stage of a built pipeline.
+pub struct Stage {
+    /// The stage's name.
+    pub name: String,
+    /// The module file it was built from.
+    pub module_path: PathBuf,
+    /// The module's own name.
+    pub module_name: String,
+    /// The module's own version.
+    pub module_version: String,
+    module: CompiledModule,
+    config: String,
+    label: Arc<str>,
+}
+
+impl Stage {
+    /// `name (module@version)`, how the stage appears in logs and dead letters.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
+    }
+
+    /// SHA-256 of the module's bytes.
+    pub fn module_hash(&self) -> &str {
+        &self.module.hash
+    }
+}
+
+/// An immutable, fully checked pipeline version.
+pub struct Pipeline {
+    /// The resolved configuration.
+    pub config: PipelineConfig,
+    /// Content hash of configuration and module bytes (16 hex digits).
+    pub id: Arc<str>,
+    engine: Arc<Engine>,
+    stages: Vec<Stage>,
+    context_stages: Vec<wit::StageInfo>,
+    pool: Mutex<Vec<Vec<Option<Instance>>>>,
+}
+
+impl Pipeline {
+    /// Loads, compiles, configures and checks the pipeline file at `path`.
+    pub fn load(engine: &Arc<Engine>, path: &Path) -> Result<Arc<Pipeline>, Error> {
+        Self::build(engine, PipelineConfig::load(path)?)
+    }
+
+    /// Builds a version from an already resolved configuration.
+    pub fn build(engine: &Arc<Engine>, config: PipelineConfig) -> Result<Arc<Pipeline>, Error> {
+        let mut id = Sha256::new();
+        id.update(config.config_hash);
+        let mut stages = Vec::with_capacity(config.stages.len());
+        let mut instances = Vec::with_capacity(config.stages.len());
+        for stage in &config.stages {
+            let bytes = std::fs::read(&stage.module).map_err(|e| Error::Module {
+                path: stage.module.clone(),
+                message: format!("cannot read the module file: {e} (build modules with `cargo xtask modules`)"),
+            })?;
+            let module = engine.compile(&bytes, &stage.module)?;
+            id.update(module.hash.as_bytes());
+            let stage_error = |message: String| Error::Stage { stage: stage.name.clone(), module: stage.module.clone(), message };
+            let provisional: Arc<str> = Arc::from(stage.name.as_str());
+            let mut instance =
+                Instance::new(engine, &module, provisional, config.limits).map_err(|f| stage_error(format!("cannot start the module: {f}")))?;
+            let info = instance.describe().map_err(|f| stage_error(format!("`describe` failed: {f}")))?;
+            let label: Arc<str> = Arc::from(format!("{} ({}@{})", stage.name, info.name, info.version));
+            configure(&mut instance, &stage.config).map_err(stage_error)?;
+            instances.push(Some(instance));
+            stages.push(Stage {
+                name: stage.name.clone(),
+                module_path: stage.module.clone(),
+                module_name: info.name,
+                module_version: info.version,
+                module,
+                config: stage.config.clone(),
+                label,
+            });
+        }
+        let id: Arc<str> = Arc::from(crate::engine::hex(&id.finalize()[..8]));
+        let context_stages = stages
+            .iter()
+            .map(|s| wit::StageInfo { stage: s.name.clone(), module: s.module_name.clone(), version: s.module_version.clone() })
+            .collect();
+        Ok(Arc::new(Pipeline { config, id, engine: engine.clone(), stages, context_stages, pool: Mutex::new(vec![instances]) }))
+    }
+
+    /// The stages in order.
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// Limits every module call runs under.
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
+    /// A runner for this version, taking configured instances from the pool.
+    pub fn runner(self: &Arc<Self>) -> Runner {
+        let instances = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let instances = instances.unwrap_or_else(|| self.stages.iter().map(|_| None).collect());
+        Runner::new(self.clone(), instances)
+    }
+
+    /// Makes sure the pool holds at least `count` configured instance sets, so that
+    /// `count` runners can start without instantiating on the hot path.
+    pub fn prepare(&self, count: usize) -> Result<(), Error> {
+        loop {
+            let have = self.pool.lock().unwrap_or_else(|e| e.into_inner()).len();
+            if have >= count {
+                return Ok(());
+            }
+            let mut set = Vec::with_capacity(self.stages.len());
+            for s in 0..self.stages.len() {
+                set.push(Some(self.instantiate(s).map_err(|message| Error::Stage {
+                    stage: self.stages[s].name.clone(),
+                    module: self.stages[s].module_path.clone(),
+                    message,
+                })?));
+            }
+            self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(set);
+        }
+    }
+
+    /// A new configured instance of stage `s`.
+    fn instantiate(&self, s: usize) -> Result<Instance, String> {
+        let stage = &self.stages[s];
+        let mut instance = Instance::new(&self.engine, &stage.module, stage.label.clone(), self.config.limits)
+            .map_err(|f| format!("cannot start the module: {f}"))?;
+        configure(&mut instance, &stage.config)?;
+        Ok(instance)
+    }
+
+    fn give_back(&self, instances: Vec<Option<Instance>>) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(instances);
+    }
+}
+
+fn configure(instance: &mut Instance, config: &str) -> Result<(), String> {
+    match instance.configure(config) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(refusal)) if refusal.field.is_empty() => Err(format!("config: {}", refusal.message)),
+        Ok(Err(refusal)) => Err(format!("config field `{}`: {}", refusal.field, refusal.message)),
+        Err(failure) => Err(format!("`configure` failed: {failure}")),
+    }
+}

@@ -1,0 +1,84 @@
+//! What became of every event of a batch: delivered, dropped by a rule, or
+//! dead-lettered with a reason. Nothing else is possible.
+
+use std::sync::Arc;
+
+use super::Events;
+
+/// An event dropped by a stage's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// Position of the event in the input batch.
+    pub index: u32,
+    /// Index of the stage that dropped it.
+    pub stage: u16,
+}
+
+/// An event that could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Position of the event in the input batch.
+    pub index: u32,
+    /// The stage that refused it or failed on it.
+    pub stage: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result of running one batch through a pipeline version.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    /// Id of the pipeline version that processed the batch.
+    pub version: Arc<str>,
+    /// Id of the batch, as the modules saw it.
+    pub batch_id: String,
+    /// The events that made it through, in input order.
+    pub delivered: Events,
+    /// For each delivered event, its position in the input batch.
+    pub origin: Vec<u32>,
+    /// Events removed by rules.
+    pub dropped: Vec<Dropped>,
+    /// Events that could not be processed.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl BatchOutcome {
+    /// Counts for this batch, given how many events went in.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            events_in: (self.delivered.len() + self.dropped.len() + self.dead_letters.len()) as u64,
+            delivered: self.delivered.len() as u64,
+            dropped: self.dropped.len() as u64,
+            dead_lettered: self.dead_letters.len() as u64,
+        }
+    }
+}
+
+/// Running totals of what happened to events.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Events received.
+    pub events_in: u64,
+    /// Events delivered.
+    pub delivered: u64,
+    /// Events dropped by rules.
+    pub dropped: u64,
+    /// Events dead-lettered.
+    pub dead_lettered: u64,
+}
+
+impl Counts {
+    /// Whether every event in is accounted for.
+    pub fn balanced(&self) -> bool {
+        self.events_in == self.delivered + self.dropped + self.dead_lettered
+    }
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.events_in += other.events_in;
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.dead_lettered += other.dead_lettered;
+    }
+}
