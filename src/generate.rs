@@ -37,9 +37,23 @@ const EVENT_TYPES: [(&str, &str, &str, u32); 9] = [
 ];
 
 const FIRST_NAMES: [&str; 16] = [
-    "James", "Mary", "José", "Zoë", "Łukasz", "Ana", "李", "Mohammed", "Chloé", "Björn", "Aisha", "Noah", "Émile", "Priya", "Olivia", "Søren",
+    "James", "Mary", "José", "Zoë", "Łukasz", "Ana", "李", "Mohammed", "Chloé", "Björn", "Aisha", "Noah", "Émile",
+    "Priya", "Olivia", "Søren",
 ];
-const LAST_NAMES: [&str; 12] = ["Smith", "García", "Nguyen", "Müller", "O'Brien", "Kowalski", "王", "Johnson", "Dubois", "Okafor", "Patel", "Andersson"];
+const LAST_NAMES: [&str; 12] = [
+    "Smith",
+    "García",
+    "Nguyen",
+    "Müller",
+    "O'Brien",
+    "Kowalski",
+    "王",
+    "Johnson",
+    "Dubois",
+    "Okafor",
+    "Patel",
+    "Andersson",
+];
 const STATES: [(&str, &str); 8] = [
     ("CA", "Los Angeles"),
     ("TX", "Austin"),
@@ -52,7 +66,8 @@ const STATES: [(&str, &str); 8] = [
 ];
 const SOURCES: [&str; 5] = ["Google Ads", "Facebook Lead Ads", "Partner API", "Web Form", "Call Center"];
 const BUYERS: [&str; 5] = ["SunPower Direct", "Allstate Leads", "Rocket Partners", "ADT Dealer Net", "Humana Connect"];
-const DOMAINS: [&str; 5] = ["example.com", "mail.example.org", "inbox.example.net", "example.co.uk", "correo.example.es"];
+const DOMAINS: [&str; 5] =
+    ["example.com", "mail.example.org", "inbox.example.net", "example.co.uk", "correo.example.es"];
 
 /// Generates events one at a time.
 pub struct Generator {
@@ -76,11 +91,19 @@ impl Generator {
         let last = self.pick(&LAST_NAMES);
         let flow = if self.rng.random_range(0..50) == 0 { "5f3c2a1b9d8e7f6a5b4c3dff" } else { self.pick(&FLOWS).0 };
         let account = self.pick(&ACCOUNTS);
-        let email = format!("{}.{}{}@{}", ascii_fold(first), ascii_fold(last), self.rng.random_range(1..99), self.pick(&DOMAINS));
+        let email = format!(
+            "{}.{}{}@{}",
+            ascii_fold(first),
+            ascii_fold(last),
+            self.rng.random_range(1..99),
+            self.pick(&DOMAINS)
+        );
         let phone = self.phone();
-        let ts = chrono::DateTime::from_timestamp_millis(self.start_ms + self.sequence as i64 * 37 + self.rng.random_range(0..30))
-            .expect("valid time")
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ts = chrono::DateTime::from_timestamp_millis(
+            self.start_ms + self.sequence as i64 * 37 + self.rng.random_range(0..30),
+        )
+        .expect("valid time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
 
         let mut o = Obj::open(out);
         o.str("event_id", &self.uuid());
@@ -121,8 +144,23 @@ impl Generator {
             let phone_2 = self.phone();
             l.str("phone_2", &phone_2);
             l.str("ssn", &self.ssn());
-            l.str("dob", &format!("19{}-{:02}-{:02}", self.rng.random_range(40..99), self.rng.random_range(1..13), self.rng.random_range(1..29)));
-            l.str("address_1", &format!("{} {} St", self.rng.random_range(10..9999), self.pick(&["Oak", "Maple", "Cedar", "Elm", "Pine"])));
+            l.str(
+                "dob",
+                &format!(
+                    "19{}-{:02}-{:02}",
+                    self.rng.random_range(40..99),
+                    self.rng.random_range(1..13),
+                    self.rng.random_range(1..29)
+                ),
+            );
+            l.str(
+                "address_1",
+                &format!(
+                    "{} {} St",
+                    self.rng.random_range(10..9999),
+                    self.pick(&["Oak", "Maple", "Cedar", "Elm", "Pine"])
+                ),
+            );
             l.str("city", city);
             l.str("state", state);
             l.str("postal_code", &format!("{:05}", self.rng.random_range(1000..99999)));

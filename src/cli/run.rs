@@ -76,7 +76,10 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut output: Box<dyn Write> = if args.output == Path::new("-") {
         Box::new(std::io::stdout().lock())
     } else {
-        Box::new(std::fs::File::create(&args.output).with_context(|| format!("creating output {}", args.output.display()))?)
+        Box::new(
+            std::fs::File::create(&args.output)
+                .with_context(|| format!("creating output {}", args.output.display()))?,
+        )
     };
     let mut dead_letter_file: Option<std::fs::File> = None;
 
@@ -199,7 +202,11 @@ fn split_intake(all: Intake, batch_size: usize) -> Vec<Intake> {
     let mut malformed = all.malformed.into_iter().peekable();
     for start in (0..all.events.len().max(1)).step_by(batch_size) {
         let end = (start + batch_size).min(all.events.len());
-        let mut chunk = Intake { events: all.events.slice(start..end), lines: all.lines[start..end].to_vec(), malformed: Vec::new() };
+        let mut chunk = Intake {
+            events: all.events.slice(start..end),
+            lines: all.lines[start..end].to_vec(),
+            malformed: Vec::new(),
+        };
         let last_line = if end < all.events.len() { all.lines[end] } else { u64::MAX };
         while malformed.peek().is_some_and(|m| m.line < last_line) {
             chunk.malformed.push(malformed.next().expect("peeked"));

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use firehose::engine::Engine;
 use firehose::Pipeline;
+use firehose::engine::Engine;
 
 /// Arguments of `firehose validate`.
 #[derive(Debug, clap::Args)]
@@ -18,7 +18,12 @@ pub struct ValidateArgs {
 /// Builds the pipeline and reports its stages, or the first problem.
 pub fn validate(engine: Arc<Engine>, args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::load(&engine, &args.pipeline)?;
-    println!("pipeline {} is valid: {} stages, version {}", args.pipeline.display(), pipeline.stages().len(), pipeline.id);
+    println!(
+        "pipeline {} is valid: {} stages, version {}",
+        args.pipeline.display(),
+        pipeline.stages().len(),
+        pipeline.id
+    );
     for (i, stage) in pipeline.stages().iter().enumerate() {
         println!(
             "  {}. {:<20} {}@{}  {}",

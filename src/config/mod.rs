@@ -26,8 +26,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::engine::Limits;
 use crate::Error;
+use crate::engine::Limits;
 
 /// The pipeline file as written.
 #[derive(Debug, Deserialize)]
@@ -149,10 +149,8 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Reads and resolves the pipeline file at `path`.
     pub fn load(path: &Path) -> Result<PipelineConfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Pipeline {
-            path: path.to_path_buf(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Pipeline { path: path.to_path_buf(), message: format!("cannot read the file: {e}") })?;
         Self::parse(path, &text)
     }
 
@@ -177,7 +175,10 @@ impl PipelineConfig {
                 return Err(fail(format!("stages[{i}]: `name` is empty")));
             }
             if stages.iter().any(|s: &StageConfig| s.name == stage.name) {
-                return Err(fail(format!("stages[{i}]: the name `{}` is used twice; stage names must be unique", stage.name)));
+                return Err(fail(format!(
+                    "stages[{i}]: the name `{}` is used twice; stage names must be unique",
+                    stage.name
+                )));
             }
             let module = base.join(&stage.module);
             files.push(module.clone());
@@ -186,7 +187,8 @@ impl PipelineConfig {
                 .map_err(|e| fail(format!("stage `{}`: config{}: {}", stage.name, e.at, e.message)))?;
             stages.push(StageConfig { name: stage.name, module, config: config.to_string() });
         }
-        let name = file.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        let name =
+            file.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
         let limits = Limits {
             timeout: Duration::from_millis(file.limits.timeout_ms),
             memory_bytes: (file.limits.memory_mib as usize).saturating_mul(1 << 20),

@@ -33,13 +33,15 @@ fn resolve_at(value: &mut Value, base: &Path, files: &mut Vec<PathBuf>, at: &mut
                 })?),
                 "$file" => {
                     let path = base.join(arg);
-                    let text = std::fs::read_to_string(&path).map_err(|e| fail(at, format!("cannot read {}: {e}", path.display())))?;
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| fail(at, format!("cannot read {}: {e}", path.display())))?;
                     files.push(path);
                     Value::String(text.trim_end_matches(['\n', '\r']).to_string())
                 }
                 "$table" => {
                     let path = base.join(arg);
-                    let rows = load_table(&path).map_err(|message| fail(at, format!("table {}: {message}", path.display())))?;
+                    let rows = load_table(&path)
+                        .map_err(|message| fail(at, format!("table {}: {message}", path.display())))?;
                     files.push(path);
                     Value::Array(rows.into_iter().map(Value::Object).collect())
                 }
@@ -83,7 +85,11 @@ pub fn load_table(path: &Path) -> Result<Vec<Map<String, Value>>, String> {
                 .records()
                 .map(|record| {
                     let record = record.map_err(|e| format!("{e}"))?;
-                    Ok(headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), Value::String(v.to_string()))).collect())
+                    Ok(headers
+                        .iter()
+                        .zip(record.iter())
+                        .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+                        .collect())
                 })
                 .collect()
         }

@@ -70,9 +70,15 @@ fn explains_what_is_wrong() {
 #[test]
 fn content_hash_changes_with_config_but_not_with_formatting() {
     let dir = temp_dir("hash");
-    let a = PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - {name: a, module: m.wasm, config: {x: 1}}").unwrap();
-    let b = PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - name: a\n    module: m.wasm\n    config:\n      x: 1\n").unwrap();
-    let c = PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - {name: a, module: m.wasm, config: {x: 2}}").unwrap();
+    let a =
+        PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - {name: a, module: m.wasm, config: {x: 1}}").unwrap();
+    let b = PipelineConfig::parse(
+        &dir.join("p.yaml"),
+        "stages:\n  - name: a\n    module: m.wasm\n    config:\n      x: 1\n",
+    )
+    .unwrap();
+    let c =
+        PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - {name: a, module: m.wasm, config: {x: 2}}").unwrap();
     assert_eq!(a.config_hash, b.config_hash);
     assert_ne!(a.config_hash, c.config_hash);
 }

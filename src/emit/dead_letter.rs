@@ -1,7 +1,7 @@
 //! Dead-letter records: one JSON line per event that could not be processed, with
 //! enough to understand and replay it.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Appends one dead-letter line: `{"line": N, "stage": S, "reason": R, "raw": TEXT}`
 /// (`stage` omitted for input that never reached a stage).

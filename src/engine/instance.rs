@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
-use super::bindings::firehose::rules::types as wit;
 use super::bindings::RuleModule;
-use super::{CompiledModule, Engine, Limits, Sandbox, EPOCH_TICK};
+use super::bindings::firehose::rules::types as wit;
+use super::{CompiledModule, EPOCH_TICK, Engine, Limits, Sandbox};
 
 /// Why a call into a module did not return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,15 +69,38 @@ impl Instance {
     }
 
     /// Calls `process` for one batch.
-    pub fn process(&mut self, events: &[u8], ends: &[u32], context: &wit::BatchContext) -> Result<wit::BatchResult, Failure> {
+    pub fn process(
+        &mut self,
+        events: &[u8],
+        ends: &[u32],
+        context: &wit::BatchContext,
+    ) -> Result<wit::BatchResult, Failure> {
         self.arm(1);
         let result = self.bindings.call_process(&mut self.store, events, ends, context);
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 
+    /// Changes how the instance's log lines are tagged.
+    pub fn set_label(&mut self, label: Arc<str>) {
+        self.store.data_mut().label = label;
+    }
+
     fn arm(&mut self, factor: u32) {
         self.store.set_epoch_deadline(deadline_ticks(self.limits) * factor as u64);
     }
+}
+
+/// The panic message in what a Rust module wrote to stderr before trapping:
+/// `thread '…' panicked at src/lib.rs:7:9:\nMESSAGE\nnote: run with …`.
+/// Falls back to the last line that is not a `note:`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if let Some(at) = lines.iter().rposition(|l| l.contains(" panicked at ")) {
+        let location = lines[at].split(" panicked at ").nth(1).unwrap_or_default().trim_end_matches(':');
+        let message: Vec<&str> = lines[at + 1..].iter().copied().take_while(|l| !l.starts_with("note:")).collect();
+        return Some(format!("panicked at {location}: {}", message.join(" ")));
+    }
+    lines.iter().rev().find(|l| !l.starts_with("note:")).map(|l| l.to_string())
 }
 
 fn deadline_ticks(limits: Limits) -> u64 {
@@ -87,22 +110,38 @@ fn deadline_ticks(limits: Limits) -> u64 {
 
 fn failure(store: &mut Store<Sandbox>, error: wasmtime::Error, limits: Limits) -> Failure {
     let stderr = store.data().stderr.take();
-    let detail = |base: String| {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        match last {
-            Some(line) => format!("{base}: {}", line.trim()),
-            None => base,
-        }
+    let detail = |base: String| match panic_message(&stderr) {
+        Some(message) => format!("{base}: {message}"),
+        None => base,
     };
     if store.data().memory.hit {
-        return Failure { kind: FailureKind::Memory, message: format!("exceeded its memory limit of {} MiB", limits.memory_bytes >> 20) };
+        return Failure {
+            kind: FailureKind::Memory,
+            message: format!("exceeded its memory limit of {} MiB", limits.memory_bytes >> 20),
+        };
     }
     if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
-        return Failure { kind: FailureKind::Timeout, message: format!("ran longer than its time limit of {} ms", limits.timeout.as_millis()) };
+        return Failure {
+            kind: FailureKind::Timeout,
+            message: format!("ran longer than its time limit of {} ms", limits.timeout.as_millis()),
+        };
     }
     let trap = match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
         None => format!("{error:#}"),
     };
     Failure { kind: FailureKind::Trap, message: detail(format!("trapped ({trap})")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn finds_the_panic_message_and_location() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:66:34:\nmisbehave was told to panic\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(stderr).unwrap(), "panicked at src/lib.rs:66:34: misbehave was told to panic");
+        assert_eq!(panic_message("some output\nlast words\n").unwrap(), "last words");
+        assert_eq!(panic_message(""), None);
+    }
 }

@@ -71,7 +71,10 @@ impl Engine {
                 Ok(cache) => {
                     config.cache(Some(cache));
                 }
-                Err(e) => log::warn!("compiled-module cache at {} is unavailable ({e:#}); modules will be compiled on every start", dir.display()),
+                Err(e) => log::warn!(
+                    "compiled-module cache at {} is unavailable ({e:#}); modules will be compiled on every start",
+                    dir.display()
+                ),
             }
         }
         let wasm = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
@@ -117,7 +120,9 @@ impl Engine {
         })?;
         let pre = bindings::RuleModulePre::new(pre).map_err(|e| Error::Module {
             path: origin.to_path_buf(),
-            message: format!("does not implement the firehose:rules/rule-module world ({e:#}); build it with the firehose SDK"),
+            message: format!(
+                "does not implement the firehose:rules/rule-module world ({e:#}); build it with the firehose SDK"
+            ),
         })?;
         Ok(CompiledModule { pre, hash })
     }

@@ -36,7 +36,9 @@ impl Intake {
                 self.events.push(trim(record));
                 self.lines.push(line);
             }
-            Err(e) => self.malformed.push(Malformed { line, reason: format!("not a JSON object: {e}"), raw: record.to_vec() }),
+            Err(e) => {
+                self.malformed.push(Malformed { line, reason: format!("not a JSON object: {e}"), raw: record.to_vec() })
+            }
         }
     }
 
@@ -58,12 +60,10 @@ fn trim(record: &[u8]) -> &[u8] {
 /// Splits NDJSON text into records; `first_line` is the number of its first line.
 /// A final line without a newline is a record too.
 pub fn ndjson(text: &[u8], first_line: u64, into: &mut Intake) {
-    let mut line = first_line;
-    for record in text.split(|&b| b == b'\n') {
+    for (line, record) in (first_line..).zip(text.split(|&b| b == b'\n')) {
         if !record.iter().all(|b| b.is_ascii_whitespace()) {
             into.add(line, record);
         }
-        line += 1;
     }
 }
 
@@ -89,7 +89,11 @@ pub fn json_array(text: &[u8], into: &mut Intake) {
             }
             Err(e) => {
                 let rest = &text[end..];
-                into.malformed.push(Malformed { line: number, reason: format!("the JSON array breaks off here: {e}"), raw: rest.to_vec() });
+                into.malformed.push(Malformed {
+                    line: number,
+                    reason: format!("the JSON array breaks off here: {e}"),
+                    raw: rest.to_vec(),
+                });
                 return;
             }
         }
@@ -98,7 +102,11 @@ pub fn json_array(text: &[u8], into: &mut Intake) {
     let close = text[end..].iter().position(|&b| b == b']').map_or(text.len(), |p| end + p + 1);
     let tail = json::skip_ws(text, close);
     if tail < text.len() {
-        into.malformed.push(Malformed { line: number + 1, reason: "unexpected data after the JSON array".into(), raw: text[tail..].to_vec() });
+        into.malformed.push(Malformed {
+            line: number + 1,
+            reason: "unexpected data after the JSON array".into(),
+            raw: text[tail..].to_vec(),
+        });
     }
 }
 

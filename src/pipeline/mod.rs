@@ -19,10 +19,10 @@ pub use batch::Events;
 pub use outcome::{BatchOutcome, Counts, DeadLetter, Dropped};
 pub use runner::Runner;
 
+use crate::Error;
 use crate::config::PipelineConfig;
 use crate::engine::bindings::firehose::rules::types as wit;
 use crate::engine::{CompiledModule, Engine, Instance, Limits};
-use crate::Error;
 
 /// One stage of a built pipeline.
 pub struct Stage {
@@ -82,12 +82,14 @@ impl Pipeline {
             })?;
             let module = engine.compile(&bytes, &stage.module)?;
             id.update(module.hash.as_bytes());
-            let stage_error = |message: String| Error::Stage { stage: stage.name.clone(), module: stage.module.clone(), message };
+            let stage_error =
+                |message: String| Error::Stage { stage: stage.name.clone(), module: stage.module.clone(), message };
             let provisional: Arc<str> = Arc::from(stage.name.as_str());
-            let mut instance =
-                Instance::new(engine, &module, provisional, config.limits).map_err(|f| stage_error(format!("cannot start the module: {f}")))?;
+            let mut instance = Instance::new(engine, &module, provisional, config.limits)
+                .map_err(|f| stage_error(format!("cannot start the module: {f}")))?;
             let info = instance.describe().map_err(|f| stage_error(format!("`describe` failed: {f}")))?;
             let label: Arc<str> = Arc::from(format!("{} ({}@{})", stage.name, info.name, info.version));
+            instance.set_label(label.clone());
             configure(&mut instance, &stage.config).map_err(stage_error)?;
             instances.push(Some(instance));
             stages.push(Stage {
@@ -103,9 +105,20 @@ impl Pipeline {
         let id: Arc<str> = Arc::from(crate::engine::hex(&id.finalize()[..8]));
         let context_stages = stages
             .iter()
-            .map(|s| wit::StageInfo { stage: s.name.clone(), module: s.module_name.clone(), version: s.module_version.clone() })
+            .map(|s| wit::StageInfo {
+                stage: s.name.clone(),
+                module: s.module_name.clone(),
+                version: s.module_version.clone(),
+            })
             .collect();
-        Ok(Arc::new(Pipeline { config, id, engine: engine.clone(), stages, context_stages, pool: Mutex::new(vec![instances]) }))
+        Ok(Arc::new(Pipeline {
+            config,
+            id,
+            engine: engine.clone(),
+            stages,
+            context_stages,
+            pool: Mutex::new(vec![instances]),
+        }))
     }
 
     /// The stages in order.

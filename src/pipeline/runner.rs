@@ -71,13 +71,19 @@ impl Runner {
             for (i, verdict) in result.verdicts.into_iter().enumerate() {
                 match verdict {
                     Verdict::Keep => next.push(events.get(i)),
-                    Verdict::Replace { start, len } => next.push(&result.rewrites[start as usize..(start + len) as usize]),
+                    Verdict::Replace { start, len } => {
+                        next.push(&result.rewrites[start as usize..(start + len) as usize])
+                    }
                     Verdict::Drop => {
                         dropped.push(Dropped { index: origin[i], stage: s as u16 });
                         continue;
                     }
                     Verdict::Reject(reason) => {
-                        dead_letters.push(DeadLetter { index: origin[i], stage: self.pipeline.stages[s].name.clone(), reason });
+                        dead_letters.push(DeadLetter {
+                            index: origin[i],
+                            stage: self.pipeline.stages[s].name.clone(),
+                            reason,
+                        });
                         continue;
                     }
                 }
@@ -87,7 +93,14 @@ impl Runner {
             origin = next_origin;
         }
         let delivered = current.unwrap_or_else(|| input.clone());
-        BatchOutcome { version: self.pipeline.id.clone(), batch_id: context.batch_id, delivered, origin, dropped, dead_letters }
+        BatchOutcome {
+            version: self.pipeline.id.clone(),
+            batch_id: context.batch_id,
+            delivered,
+            origin,
+            dropped,
+            dead_letters,
+        }
     }
 
     fn run_stage(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> StageResult {
@@ -144,7 +157,8 @@ impl Runner {
         let instance = match &mut self.instances[s] {
             Some(instance) => instance,
             slot @ None => {
-                let fresh = self.pipeline.instantiate(s).map_err(|message| Failure { kind: FailureKind::Trap, message })?;
+                let fresh =
+                    self.pipeline.instantiate(s).map_err(|message| Failure { kind: FailureKind::Trap, message })?;
                 slot.insert(fresh)
             }
         };
@@ -171,7 +185,9 @@ fn checked(result: wit::BatchResult, expected: usize) -> Result<StageResult, Fai
             wit::Verdict::Reject(reason) => Verdict::Reject(reason),
             wit::Verdict::Replace(wit::Span { start, len }) => {
                 if start as u64 + len as u64 > limit {
-                    return Err(broken(format!("returned a rewrite at {start}+{len} outside its {limit} output bytes")));
+                    return Err(broken(format!(
+                        "returned a rewrite at {start}+{len} outside its {limit} output bytes"
+                    )));
                 }
                 Verdict::Replace { start, len }
             }

@@ -60,7 +60,9 @@ impl Enrich {
     fn scan_top_level(&self, event: &[u8], found: &mut Found) {
         found.values.clear();
         found.values.resize(self.names.len(), None);
-        let Ok(fields) = Fields::new(event, json::skip_ws(event, 0)) else { return };
+        let Ok(fields) = Fields::new(event, json::skip_ws(event, 0)) else {
+            return;
+        };
         for field in fields.map_while(Result::ok) {
             if let Some(i) = self.names.iter().position(|n| field.key_is(event, n)) {
                 found.values[i].get_or_insert(field.value);
@@ -77,18 +79,20 @@ impl Enrich {
         };
         let mut needs_comma = !json::object_is_empty(event, close);
         self.splices.clear();
-        let mut put = |splices: &mut Splices, existing: Option<std::ops::Range<usize>>, into: &str, value: &[u8]| match existing {
-            Some(range) => splices.replace(range, |t| t.extend_from_slice(value)),
-            None => {
-                splices.insert(close, |t| {
-                    if needs_comma {
-                        t.push(b',');
-                    }
-                    json::write_string(t, into);
-                    t.push(b':');
-                    t.extend_from_slice(value);
-                });
-                needs_comma = true;
+        let mut put = |splices: &mut Splices, existing: Option<std::ops::Range<usize>>, into: &str, value: &[u8]| {
+            match existing {
+                Some(range) => splices.replace(range, |t| t.extend_from_slice(value)),
+                None => {
+                    splices.insert(close, |t| {
+                        if needs_comma {
+                            t.push(b',');
+                        }
+                        json::write_string(t, into);
+                        t.push(b':');
+                        t.extend_from_slice(value);
+                    });
+                    needs_comma = true;
+                }
             }
         };
         for lookup in &self.lookups {
@@ -163,11 +167,16 @@ impl Rule for Enrich {
             let field = format!("lookups[{i}]");
             let key = match config::top_level_name(&l.key) {
                 Some(top) => Key::TopLevel(name(top)),
-                None => Key::Path(Path::parse(&l.key).map_err(|e| ConfigError::new(format!("{field}.key"), e.to_string()))?),
+                None => {
+                    Key::Path(Path::parse(&l.key).map_err(|e| ConfigError::new(format!("{field}.key"), e.to_string()))?)
+                }
             };
             let table = Table::build(&l.table, &l.key_column, l.columns.as_deref()).map_err(|e| e.within(&field))?;
             if l.into.is_empty() {
-                return Err(ConfigError::new(format!("{field}.into"), "expected the name of the member to add, e.g. `flow`"));
+                return Err(ConfigError::new(
+                    format!("{field}.into"),
+                    "expected the name of the member to add, e.g. `flow`",
+                ));
             }
             let into_index = name(&l.into);
             lookups.push(Lookup { key, table, into: l.into.clone(), into_index, on_missing: l.on_missing });
@@ -177,7 +186,9 @@ impl Rule for Enrich {
                 Some((serde_json::to_vec(map).expect("tags serialize"), name(&config.tags_into)))
             }
             Some(serde_json::Value::Object(_)) | None => None,
-            Some(_) => return Err(ConfigError::new("tags", "expected a map of tag names to values")),
+            Some(_) => {
+                return Err(ConfigError::new("tags", "expected a map of tag names to values"));
+            }
         };
         let processing_into = config.processing.into_name().map(|into| {
             let index = name(&into);

@@ -15,7 +15,11 @@ pub struct Table {
 impl Table {
     /// Builds the table from rows, keyed by `key_column`, keeping `columns` (or all
     /// columns but the key). Duplicate keys are refused: a lookup must be unambiguous.
-    pub fn build(rows: &[Map<String, Value>], key_column: &str, columns: Option<&[String]>) -> Result<Table, ConfigError> {
+    pub fn build(
+        rows: &[Map<String, Value>],
+        key_column: &str,
+        columns: Option<&[String]>,
+    ) -> Result<Table, ConfigError> {
         let mut table = HashMap::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             let key = match row.get(key_column) {
@@ -24,7 +28,10 @@ impl Table {
                 _ => {
                     return Err(ConfigError::new(
                         format!("table[{i}]"),
-                        format!("row has no `{key_column}` (the key_column); columns are: {}", row.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "row has no `{key_column}` (the key_column); columns are: {}",
+                            row.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
                     ));
                 }
             };
@@ -34,16 +41,23 @@ impl Table {
             };
             let bytes = serde_json::to_vec(&kept).expect("row serializes");
             if table.insert(key.clone(), bytes).is_some() {
-                return Err(ConfigError::new(format!("table[{i}]"), format!("duplicate key `{key}` in column `{key_column}`")));
-            }
-        }
-        if let Some(columns) = columns {
-            if let (Some(missing), Some(first)) = (columns.iter().find(|c| rows.iter().all(|r| !r.contains_key(*c))), rows.first()) {
                 return Err(ConfigError::new(
-                    "columns",
-                    format!("no row has column `{missing}`; columns are: {}", first.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    format!("table[{i}]"),
+                    format!("duplicate key `{key}` in column `{key_column}`"),
                 ));
             }
+        }
+        if let Some(columns) = columns
+            && let (Some(missing), Some(first)) =
+                (columns.iter().find(|c| rows.iter().all(|r| !r.contains_key(*c))), rows.first())
+        {
+            return Err(ConfigError::new(
+                "columns",
+                format!(
+                    "no row has column `{missing}`; columns are: {}",
+                    first.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
         Ok(Table { rows: table })
     }

@@ -1,6 +1,6 @@
 use super::*;
 use firehose_sdk::{StageInfo, Verdict};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn config() -> Value {
     json!({
@@ -111,7 +111,9 @@ fn bad_configs_name_the_field() {
     assert!(e.message.contains("no `id`"), "{e}");
     let e = err(json!({"lookups": [{"key": "flow_id", "into": "flow", "table": [{"id": "a"}, {"id": "a"}]}]}));
     assert!(e.message.contains("duplicate key `a`"), "{e}");
-    let e = err(json!({"lookups": [{"key": "flow_id", "into": "flow", "columns": ["nme"], "table": [{"id": "a", "name": "n"}]}]}));
+    let e = err(
+        json!({"lookups": [{"key": "flow_id", "into": "flow", "columns": ["nme"], "table": [{"id": "a", "name": "n"}]}]}),
+    );
     assert_eq!(e.field, "lookups[0].columns");
     let e = err(json!({"lookups": [{"key": "$.a[?", "into": "x", "table": []}]}));
     assert_eq!(e.field, "lookups[0].key");

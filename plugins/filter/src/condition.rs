@@ -5,9 +5,9 @@
 //! selected value satisfies it, except `ne` and `not_in`, which hold when none is equal
 //! (so they also hold when the path selects nothing).
 
+use firehose_sdk::ConfigError;
 use firehose_sdk::json::{Kind, Path, RawValue};
 use firehose_sdk::matching::Glob;
-use firehose_sdk::ConfigError;
 use regex::Regex;
 use serde_json::Value;
 
@@ -114,7 +114,9 @@ impl Condition {
             Condition::Not(c) => !c.holds(event),
             Condition::Test { path, test } => {
                 if path.is_fast()
-                    && !path.segments().unwrap_or_default().iter().any(|s| !matches!(s, firehose_sdk::json::Segment::Child(firehose_sdk::json::Selector::Name(_))))
+                    && !path.segments().unwrap_or_default().iter().any(|s| {
+                        !matches!(s, firehose_sdk::json::Segment::Child(firehose_sdk::json::Selector::Name(_)))
+                    })
                 {
                     // One value at most: no need to collect.
                     return test.holds_for(path.first(event).into_iter());
@@ -159,7 +161,9 @@ impl Literal {
             Literal::Num(n) => value.as_f64() == Some(*n),
             Literal::Bool(b) => value.as_bool() == Some(*b),
             Literal::Null => value.is_null(),
-            Literal::Json(json) => matches!(value.kind(), Kind::Object | Kind::Array) && value.to_value().as_ref() == Some(json),
+            Literal::Json(json) => {
+                matches!(value.kind(), Kind::Object | Kind::Array) && value.to_value().as_ref() == Some(json)
+            }
         }
     }
 
@@ -169,7 +173,9 @@ impl Literal {
             Literal::Str(s) => value.as_str().map(|v| v.as_ref().cmp(s.as_str())),
             _ => None,
         };
-        let Some(ordering) = ordering else { return false };
+        let Some(ordering) = ordering else {
+            return false;
+        };
         match cmp {
             Comparison::Gt => ordering.is_gt(),
             Comparison::Gte => ordering.is_ge(),
@@ -186,13 +192,19 @@ fn parse_path(text: &str, field: &str) -> Result<Path, ConfigError> {
 fn predicate(map: &serde_json::Map<String, Value>) -> Result<Condition, ConfigError> {
     let path = match &map["path"] {
         Value::String(p) => parse_path(p, "path")?,
-        _ => return Err(ConfigError::new("path", "expected a JSONPath string such as \"$.lead_data.state\"")),
+        _ => {
+            return Err(ConfigError::new("path", "expected a JSONPath string such as \"$.lead_data.state\""));
+        }
     };
     let ops: Vec<&String> = map.keys().filter(|k| *k != "path").collect();
     let [op] = ops.as_slice() else {
         return Err(ConfigError::new(
             "",
-            format!("a predicate needs exactly one operator besides `path` (one of {}), found {}", OPERATORS.join(", "), ops.len()),
+            format!(
+                "a predicate needs exactly one operator besides `path` (one of {}), found {}",
+                OPERATORS.join(", "),
+                ops.len()
+            ),
         ));
     };
     let value = &map[op.as_str()];
@@ -215,10 +227,15 @@ fn predicate(map: &serde_json::Map<String, Value>) -> Result<Condition, ConfigEr
         "in" => Test::In(list(op)?),
         "not_in" => Test::NotIn(list(op)?),
         "exists" => Test::Exists(value.as_bool().ok_or_else(|| ConfigError::new("exists", "expected true or false"))?),
-        "matches" => Test::Matches(Regex::new(string(op)?).map_err(|e| ConfigError::new("matches", format!("invalid regex: {e}")))?),
+        "matches" => Test::Matches(
+            Regex::new(string(op)?).map_err(|e| ConfigError::new("matches", format!("invalid regex: {e}")))?,
+        ),
         "glob" => Test::Glob(Glob::new(string(op)?)),
         other => {
-            return Err(ConfigError::new(other, format!("unknown operator `{other}` (expected one of {})", OPERATORS.join(", "))));
+            return Err(ConfigError::new(
+                other,
+                format!("unknown operator `{other}` (expected one of {})", OPERATORS.join(", ")),
+            ));
         }
     };
     Ok(Condition::Test { path, test })
@@ -242,7 +259,9 @@ fn shorthand(text: &str) -> Result<Condition, ConfigError> {
     let Some(op) = ops.iter().find(|op| rest.starts_with(**op)) else {
         return Err(ConfigError::new(
             "",
-            format!("cannot read condition `{text}`: expected `<path> <op> <value>` with op one of ==, !=, >, >=, <, <=, =~, in, or `<path> exists`"),
+            format!(
+                "cannot read condition `{text}`: expected `<path> <op> <value>` with op one of ==, !=, >, >=, <, <=, =~, in, or `<path> exists`"
+            ),
         ));
     };
     let literal_text = rest[op.len()..].trim();
@@ -264,11 +283,15 @@ fn shorthand(text: &str) -> Result<Condition, ConfigError> {
         "<=" => Test::Compare(Comparison::Lte, comparable(&value, op)?),
         "=~" => {
             let pattern = value.as_str().ok_or_else(|| ConfigError::new("", "`=~` needs a string pattern"))?;
-            Test::Matches(Regex::new(pattern).map_err(|e| ConfigError::new("", format!("invalid regex in `{text}`: {e}")))?)
+            Test::Matches(
+                Regex::new(pattern).map_err(|e| ConfigError::new("", format!("invalid regex in `{text}`: {e}")))?,
+            )
         }
         _ => match &value {
             Value::Array(items) => Test::In(items.iter().map(Literal::from_json).collect()),
-            _ => return Err(ConfigError::new("", format!("`in` needs a list in `{text}`"))),
+            _ => {
+                return Err(ConfigError::new("", format!("`in` needs a list in `{text}`")));
+            }
         },
     };
     Ok(Condition::Test { path, test })
@@ -357,8 +380,12 @@ mod tests {
 
     #[test]
     fn combines_with_all_any_not() {
-        assert!(holds(json!({"all": [{"path": "$.lead_data.state", "eq": "CA"}, "$.metadata.buyer_response.price > 20"]})));
-        assert!(!holds(json!({"all": [{"path": "$.lead_data.state", "eq": "CA"}, "$.metadata.buyer_response.price > 30"]})));
+        assert!(holds(
+            json!({"all": [{"path": "$.lead_data.state", "eq": "CA"}, "$.metadata.buyer_response.price > 20"]})
+        ));
+        assert!(!holds(
+            json!({"all": [{"path": "$.lead_data.state", "eq": "CA"}, "$.metadata.buyer_response.price > 30"]})
+        ));
         assert!(holds(json!({"any": ["$.lead_data.state == 'NY'", "$.outcome == \"success\""]})));
         assert!(holds(json!({"not": "$.lead_data.state == 'NY'"})));
         assert!(!holds(json!({"not": {"any": ["$.lead_data.state == 'CA'"]}})));

@@ -60,7 +60,9 @@ impl Filter {
 fn top_level_pair(event: &[u8], want_type: bool, want_outcome: bool) -> (Option<String>, Option<String>) {
     let (mut event_type, mut outcome) = (None, None);
     let start = json::skip_ws(event, 0);
-    let Ok(fields) = Fields::new(event, start) else { return (None, None) };
+    let Ok(fields) = Fields::new(event, start) else {
+        return (None, None);
+    };
     for field in fields.map_while(Result::ok) {
         if want_type && event_type.is_none() && field.key_is(event, "event_type") {
             event_type = json::RawValue::new(&event[field.value]).as_str().map(Into::into);
@@ -147,7 +149,9 @@ mod tests {
 
     #[test]
     fn combines_type_outcome_and_where() {
-        let f = filter(json!({"event_type": ["recipient.*"], "outcome": ["success"], "where": "$.metadata.buyer_response.price > 20"}));
+        let f = filter(
+            json!({"event_type": ["recipient.*"], "outcome": ["success"], "where": "$.metadata.buyer_response.price > 20"}),
+        );
         assert!(f.keeps(&event("recipient.delivered", "success")));
         assert!(!f.keeps(&event("recipient.delivered", "failure")));
         let f = filter(json!({"where": "$.metadata.buyer_response.price > 30"}));
@@ -158,7 +162,9 @@ mod tests {
     fn refuses_bad_config_naming_the_field() {
         let err = Filter::configure(r#"{"event_typ": ["x"]}"#).unwrap_err();
         assert!(err.message.contains("unknown field `event_typ`"), "{err}");
-        let err = Filter::configure(r#"{"where": {"all": [{"path": "$.a", "eq": 1}, {"path": "$.b", "matches": "("}]}}"#).unwrap_err();
+        let err =
+            Filter::configure(r#"{"where": {"all": [{"path": "$.a", "eq": 1}, {"path": "$.b", "matches": "("}]}}"#)
+                .unwrap_err();
         assert_eq!(err.field, "where.all[1].matches");
         assert!(err.message.contains("regex"), "{err}");
     }

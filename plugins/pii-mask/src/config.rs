@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use firehose_sdk::ConfigError;
 use firehose_sdk::json::{Path, PathMatcher};
 use firehose_sdk::pii::{Detectors, Masker, PiiKind, Strategy};
-use firehose_sdk::ConfigError;
 use serde::Deserialize;
 
-use crate::{kind_slot, PiiMask, Scratch};
+use crate::{PiiMask, Scratch, kind_slot};
 
 /// Top-level configuration of the `pii-mask` module.
 #[derive(Debug, Deserialize)]
@@ -45,7 +45,10 @@ pub(crate) fn build(text: &str) -> Result<PiiMask, ConfigError> {
         let at = format!("fields[{i}]");
         paths.push(Path::parse(&field.path).map_err(|e| ConfigError::new(format!("{at}.path"), e.to_string()))?);
         if field.strategy.needs_key() && config.hash_key.is_none() {
-            return Err(ConfigError::new(format!("{at}.strategy"), format!("strategy `hash` needs a key: {HASH_KEY_HINT}")));
+            return Err(ConfigError::new(
+                format!("{at}.strategy"),
+                format!("strategy `hash` needs a key: {HASH_KEY_HINT}"),
+            ));
         }
         strategies.push(field.strategy);
     }
@@ -53,13 +56,17 @@ pub(crate) fn build(text: &str) -> Result<PiiMask, ConfigError> {
         paths.push(Path::parse(skip).map_err(|e| ConfigError::new(format!("skip[{i}]"), e.to_string()))?);
     }
     let matcher = PathMatcher::new(&paths).map_err(|i| {
-        let field = if i < strategies.len() { format!("fields[{i}].path") } else { format!("skip[{}]", i - strategies.len()) };
+        let field =
+            if i < strategies.len() { format!("fields[{i}].path") } else { format!("skip[{}]", i - strategies.len()) };
         ConfigError::new(field, "masking paths use names, indexes, `*` and `..` only (no filters or slices)")
     })?;
     let mut detect_strategy = [Strategy::Redact; 4];
     for (&kind, &strategy) in &config.detect {
         if strategy.needs_key() && config.hash_key.is_none() {
-            return Err(ConfigError::new(format!("detect.{}", kind.name()), format!("strategy `hash` needs a key: {HASH_KEY_HINT}")));
+            return Err(ConfigError::new(
+                format!("detect.{}", kind.name()),
+                format!("strategy `hash` needs a key: {HASH_KEY_HINT}"),
+            ));
         }
         detect_strategy[kind_slot(kind)] = strategy;
     }

@@ -98,7 +98,9 @@ impl Visitor for MaskVisitor<'_> {
     }
 
     fn scalar(&mut self, event: &[u8], range: Range<usize>, matched: Option<usize>) {
-        let Some(field) = matched.filter(|&f| f < self.rule.strategies.len()) else { return };
+        let Some(field) = matched.filter(|&f| f < self.rule.strategies.len()) else {
+            return;
+        };
         let raw = &event[range.clone()];
         if !raw.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-') {
             return; // true / false / null carry no personal data.

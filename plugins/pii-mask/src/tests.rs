@@ -1,6 +1,6 @@
 use super::*;
 use firehose_sdk::Verdict;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn config() -> Value {
     json!({
@@ -91,7 +91,8 @@ fn detects_pii_in_free_text_at_any_depth() {
 
 #[test]
 fn events_without_pii_are_kept_untouched() {
-    let (verdict, out) = mask(&config(), &json!({"event_type": "source.accepted", "price": 12.5, "note": "nothing here 12345"}));
+    let (verdict, out) =
+        mask(&config(), &json!({"event_type": "source.accepted", "price": 12.5, "note": "nothing here 12345"}));
     assert_eq!(verdict, Verdict::Keep);
     assert_eq!(out["note"], "nothing here 12345");
 }

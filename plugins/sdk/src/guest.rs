@@ -37,7 +37,12 @@ pub fn configure<R: Rule>(slot: &RefCell<Option<R>>, config: String) -> Result<(
 }
 
 /// `process` for rule `R`: runs the configured rule over one batch.
-pub fn process<R: Rule>(slot: &RefCell<Option<R>>, events: Vec<u8>, ends: Vec<u32>, context: wit::BatchContext) -> wit::BatchResult {
+pub fn process<R: Rule>(
+    slot: &RefCell<Option<R>>,
+    events: Vec<u8>,
+    ends: Vec<u32>,
+    context: wit::BatchContext,
+) -> wit::BatchResult {
     let mut output = Output::new();
     output.verdicts.reserve(ends.len());
     let mut rule = slot.borrow_mut();

@@ -35,10 +35,24 @@ macro_rules! module_info {
 
 /// Exports a [`Rule`] type as this component's `describe`, `configure` and `process`.
 ///
-/// ```ignore
-/// struct MyRule;
-/// impl firehose_sdk::Rule for MyRule { /* ... */ }
-/// firehose_sdk::export_rule!(MyRule);
+/// ```
+/// use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
+///
+/// struct KeepAll;
+///
+/// impl Rule for KeepAll {
+///     fn describe() -> ModuleInfo {
+///         firehose_sdk::module_info!("keep-all")
+///     }
+///     fn configure(_config: &str) -> Result<Self, ConfigError> {
+///         Ok(KeepAll)
+///     }
+///     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
+///         batch.iter().for_each(|_| out.keep());
+///     }
+/// }
+///
+/// firehose_sdk::export_rule!(KeepAll);
 /// ```
 ///
 /// Expands to nothing when not compiling for WebAssembly, so the same crate can be

@@ -55,7 +55,9 @@ impl PathMatcher {
     pub fn step(&self, states: &mut Vec<State>, from: std::ops::Range<usize>, step: Step<'_>) {
         for k in from {
             let (p, pos) = states[k];
-            let Some(segment) = self.patterns[p as usize].get(pos as usize) else { continue };
+            let Some(segment) = self.patterns[p as usize].get(pos as usize) else {
+                continue;
+            };
             match segment {
                 Segment::Child(selector) => {
                     if selects(selector, step) {

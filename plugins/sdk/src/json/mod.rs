@@ -17,11 +17,11 @@ mod walk;
 pub use edit::Splices;
 pub use matcher::{PathMatcher, State, Step};
 pub use path::{Path, PathError, Segment, Selector};
-pub use scan::{scan_string, skip_value, skip_ws, Error, Field, Fields, Items};
+pub use scan::{Error, Field, Fields, Items, scan_string, skip_value, skip_ws};
 pub use string::{unescape, write_string, write_string_body};
-pub use validate::{validate, MAX_DEPTH};
-pub use value::{root, Kind, RawValue};
-pub use walk::{walk, Visitor};
+pub use validate::{MAX_DEPTH, validate};
+pub use value::{Kind, RawValue, root};
+pub use walk::{Visitor, walk};
 
 /// Index of the closing `}` of an event's root object, where new members can be
 /// inserted; `None` if the event does not end with `}`.

@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use super::scan::{skip_ws, Field, Fields, Items};
-use super::value::{root, Kind, RawValue};
+use super::scan::{Field, Fields, Items, skip_ws};
+use super::value::{Kind, RawValue, root};
 
 /// What a path step selects among a value's children.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,8 +110,12 @@ impl Path {
         match &self.plan {
             Plan::Fast(segments) => select(root(event), segments, &mut found),
             Plan::Full(query) => {
-                let Ok(doc) = serde_json::from_slice::<serde_json::Value>(event) else { return };
-                let Ok(results) = jsonpath_rust::query::js_path_process(query, &doc) else { return };
+                let Ok(doc) = serde_json::from_slice::<serde_json::Value>(event) else {
+                    return;
+                };
+                let Ok(results) = jsonpath_rust::query::js_path_process(query, &doc) else {
+                    return;
+                };
                 for result in results {
                     let text = serde_json::to_vec(result.val()).unwrap_or_default();
                     found(RawValue::new(&text));
@@ -123,7 +127,9 @@ impl Path {
     /// The first value the path selects, for fast paths; `None` if nothing matches.
     /// For paths that need a full parse use [`Path::for_each`].
     pub fn first<'a>(&self, event: &'a [u8]) -> Option<RawValue<'a>> {
-        let Plan::Fast(segments) = &self.plan else { return None };
+        let Plan::Fast(segments) = &self.plan else {
+            return None;
+        };
         let mut first = None;
         select_first(root(event), segments, &mut first);
         first
@@ -217,7 +223,9 @@ fn children<'a>(value: RawValue<'a>, selector: &Selector, mut each: impl FnMut(R
             }
         }
         (Kind::Array, Selector::Index(index)) => {
-            let Ok(items) = Items::new(bytes, 0) else { return };
+            let Ok(items) = Items::new(bytes, 0) else {
+                return;
+            };
             let item = if *index >= 0 {
                 items.map_while(Result::ok).nth(*index as usize)
             } else {

@@ -80,8 +80,7 @@ pub fn skip_value(b: &[u8], i: usize) -> Result<usize, Error> {
         Some(b'{' | b'[') => skip_container(b, i),
         Some(_) => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
-            {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
                 j += 1;
             }
             Ok(j)
@@ -129,11 +128,7 @@ impl Field {
     #[inline]
     pub fn key_is(&self, text: &[u8], name: &str) -> bool {
         let raw = &text[self.key.clone()];
-        if self.key_escaped {
-            super::unescape(raw).is_some_and(|k| k == name)
-        } else {
-            raw == name.as_bytes()
-        }
+        if self.key_escaped { super::unescape(raw).is_some_and(|k| k == name) } else { raw == name.as_bytes() }
     }
 }
 

@@ -3,7 +3,7 @@
 //! The host runs this once per event at intake, so every module can scan events
 //! without re-checking them. It is a single pass that builds nothing.
 
-use super::scan::{err, skip_ws, Error, STRING_STOP};
+use super::scan::{Error, STRING_STOP, err, skip_ws};
 
 /// Deepest nesting of objects and arrays accepted; deeper input is refused rather
 /// than risking the stack of whoever walks it later.
@@ -110,10 +110,11 @@ fn escape(b: &[u8], i: usize) -> Result<usize, Error> {
             let unit = hex4(b, i + 2)?;
             match unit {
                 0xD800..=0xDBFF => {
-                    if b.get(i + 6) == Some(&b'\\') && b.get(i + 7) == Some(&b'u') {
-                        if let 0xDC00..=0xDFFF = hex4(b, i + 8)? {
-                            return Ok(i + 12);
-                        }
+                    if b.get(i + 6) == Some(&b'\\')
+                        && b.get(i + 7) == Some(&b'u')
+                        && let 0xDC00..=0xDFFF = hex4(b, i + 8)?
+                    {
+                        return Ok(i + 12);
                     }
                     err(i, "unpaired surrogate in \\u escape")
                 }

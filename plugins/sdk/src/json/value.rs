@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::scan::{skip_ws, Fields, Items};
+use super::scan::{Fields, Items, skip_ws};
 
 /// The JSON type of a value, read from its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

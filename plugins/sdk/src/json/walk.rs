@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::matcher::{PathMatcher, State, Step};
-use super::scan::{err, scan_string, skip_value, skip_ws, Error};
+use super::scan::{Error, err, scan_string, skip_value, skip_ws};
 
 /// Receives the scalars of an event during [`walk`].
 pub trait Visitor {
@@ -19,7 +19,12 @@ pub trait Visitor {
 
 /// Visits every scalar of `event` in document order. `states` is scratch space that
 /// the caller may keep between events to avoid allocating.
-pub fn walk(event: &[u8], matcher: &PathMatcher, states: &mut Vec<State>, visitor: &mut impl Visitor) -> Result<(), Error> {
+pub fn walk(
+    event: &[u8],
+    matcher: &PathMatcher,
+    states: &mut Vec<State>,
+    visitor: &mut impl Visitor,
+) -> Result<(), Error> {
     states.clear();
     matcher.start(states);
     let start = skip_ws(event, 0);
@@ -131,7 +136,8 @@ mod tests {
     fn reports_every_scalar_with_the_pattern_its_location_matches() {
         let paths = ["$.lead_data.ssn", "$.lead_data.phones"].map(|p| Path::parse(p).unwrap());
         let matcher = PathMatcher::new(&paths).unwrap();
-        let event = br#"{"id": 7, "lead_data": {"ssn": "123-45-6789", "phones": ["1", {"x": "2"}], "note": "hi"}, "e": []}"#;
+        let event =
+            br#"{"id": 7, "lead_data": {"ssn": "123-45-6789", "phones": ["1", {"x": "2"}], "note": "hi"}, "e": []}"#;
         let mut seen = Collect::default();
         walk(event, &matcher, &mut Vec::new(), &mut seen).unwrap();
         assert_eq!(

@@ -197,7 +197,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             if k % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn ssn(b: &[u8], i: usize) -> Option<usize> {
@@ -205,11 +205,16 @@ fn ssn(b: &[u8], i: usize) -> Option<usize> {
         return None;
     }
     let sep = *b.get(i + 3)?;
-    if !(sep == b'-' || sep == b' ') || !digits_at(b, i + 4, 2) || b.get(i + 6) != Some(&sep) || !digits_at(b, i + 7, 4) {
+    if !(sep == b'-' || sep == b' ') || !digits_at(b, i + 4, 2) || b.get(i + 6) != Some(&sep) || !digits_at(b, i + 7, 4)
+    {
         return None;
     }
     let area = &b[i..i + 3];
-    let never_issued = area == b"000" || area == b"666" || area[0] == b'9' || &b[i + 4..i + 6] == b"00" || &b[i + 7..i + 11] == b"0000";
+    let never_issued = area == b"000"
+        || area == b"666"
+        || area[0] == b'9'
+        || &b[i + 4..i + 6] == b"00"
+        || &b[i + 7..i + 11] == b"0000";
     (!never_issued && boundary_after(b, i + 11)).then_some(i + 11)
 }
 
@@ -222,7 +227,10 @@ fn phone(b: &[u8], start: usize) -> Option<usize> {
         }
         i += 2;
         i += matches!(b.get(i), Some(b' ' | b'-' | b'.')) as usize;
-    } else if b.get(i) == Some(&b'1') && matches!(b.get(i + 1), Some(b' ' | b'-' | b'.')) && b.get(i + 2).is_some_and(|&c| c == b'(' || c.is_ascii_digit()) {
+    } else if b.get(i) == Some(&b'1')
+        && matches!(b.get(i + 1), Some(b' ' | b'-' | b'.'))
+        && b.get(i + 2).is_some_and(|&c| c == b'(' || c.is_ascii_digit())
+    {
         i += 2;
     }
     // Area code, first digit 2-9, optionally in parentheses.
@@ -269,8 +277,11 @@ fn phone(b: &[u8], start: usize) -> Option<usize> {
 }
 
 fn find_emails(b: &[u8], out: &mut Vec<Found>) {
-    let local_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
-    let domain_char = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+    // Bytes >= 0x80 are UTF-8: internationalized addresses (RFC 6531) allow them, and
+    // stopping at one would leave part of the address unmasked. Expanding over whole
+    // runs of them keeps the match on character boundaries.
+    let local_char = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
+    let domain_char = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80 || c == b'.' || c == b'-';
     let mut searched = 0;
     while let Some(offset) = b[searched..].iter().position(|&c| c == b'@') {
         let at = searched + offset;
@@ -302,7 +313,8 @@ fn valid_domain(domain: &[u8]) -> bool {
     let mut labels = domain.split(|&c| c == b'.');
     let count = domain.iter().filter(|&&c| c == b'.').count();
     let tld = domain.rsplit(|&c| c == b'.').next().unwrap_or_default();
-    count >= 1 && labels.all(|l| !l.is_empty()) && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)
+    let tld_ok = tld.len() >= 2 && (tld.iter().all(u8::is_ascii_alphabetic) || tld.iter().all(|&c| c >= 0x80));
+    count >= 1 && labels.all(|l| !l.is_empty()) && tld_ok
 }
 
 #[cfg(test)]
@@ -319,7 +331,16 @@ mod tests {
     fn finds_ssns_but_not_never_issued_ones() {
         assert_eq!(found("ssn 123-45-6789 on file"), vec![(PiiKind::Ssn, "123-45-6789")]);
         assert_eq!(found("ssn 123 45 6789."), vec![(PiiKind::Ssn, "123 45 6789")]);
-        for text in ["000-12-3456", "666-12-3456", "912-34-5678", "123-00-4567", "123-45-0000", "123-45-67890", "a123-45-6789", "123-45 6789"] {
+        for text in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-34-5678",
+            "123-00-4567",
+            "123-45-0000",
+            "123-45-67890",
+            "a123-45-6789",
+            "123-45 6789",
+        ] {
             assert!(found(text).is_empty(), "{text}");
         }
     }
@@ -328,6 +349,8 @@ mod tests {
     fn finds_emails_with_plausible_domains() {
         assert_eq!(found("mail jo.hn+x@example.co.uk."), vec![(PiiKind::Email, "jo.hn+x@example.co.uk")]);
         assert_eq!(found("a@b.co and c@d.io"), vec![(PiiKind::Email, "a@b.co"), (PiiKind::Email, "c@d.io")]);
+        assert_eq!(found("é-mail: zoë.x@exämple.com!"), vec![(PiiKind::Email, "zoë.x@exämple.com")]);
+        assert_eq!(found("почта: иван@пример.рф"), vec![(PiiKind::Email, "иван@пример.рф")]);
         for text in ["@example.com", "user@localhost", "user@ex..com", "user@example.c0m", "a @ b.com"] {
             assert!(found(text).is_empty(), "{text}");
         }
@@ -335,7 +358,17 @@ mod tests {
 
     #[test]
     fn finds_phone_numbers_in_common_formats() {
-        for phone in ["555-123-4567", "(555) 123-4567", "(555)123-4567", "555.123.4567", "555 123 4567", "5551234567", "+1 555-123-4567", "+15551234567", "1-555-123-4567"] {
+        for phone in [
+            "555-123-4567",
+            "(555) 123-4567",
+            "(555)123-4567",
+            "555.123.4567",
+            "555 123 4567",
+            "5551234567",
+            "+1 555-123-4567",
+            "+15551234567",
+            "1-555-123-4567",
+        ] {
             let text = format!("call {phone} now");
             assert_eq!(found(&text), vec![(PiiKind::Phone, phone)], "{phone}");
         }
@@ -346,7 +379,9 @@ mod tests {
 
     #[test]
     fn finds_only_luhn_valid_cards() {
-        for card in ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "6011111111111117"] {
+        for card in
+            ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "6011111111111117"]
+        {
             let text = format!("card: {card}!");
             assert_eq!(found(&text), vec![(PiiKind::Card, card)], "{card}");
         }

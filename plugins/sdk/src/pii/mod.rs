@@ -3,8 +3,8 @@
 mod detect;
 mod mask;
 
-pub use detect::{luhn, Detectors, Found, PiiKind};
-pub use mask::{Masker, Strategy, REDACTED};
+pub use detect::{Detectors, Found, PiiKind, luhn};
+pub use mask::{Masker, REDACTED, Strategy};
 
 /// Appends `text` to `out` with every finding of `detectors` masked by `strategy_for`
 /// its kind. Returns whether anything was found.

@@ -1,0 +1,88 @@
+//! A rule module that misbehaves on purpose. Events whose `"act"` member names a
+//! behaviour trigger it; all other events are kept. Behaviours:
+//!
+//! - `loop`: spin forever (the CPU deadline must stop it);
+//! - `alloc`: allocate without bound (the memory cap must stop it);
+//! - `panic`: panic with a message (a trap);
+//! - `reject`: reject the event with a reason;
+//! - `log`: write a log line through the host;
+//! - `probe`: replace the event with what the module can see of the outside world
+//!   (files, environment, clock), to prove it sees nothing;
+//! - `bad-verdicts`: answer the batch with one verdict too few;
+//! - `bad-span`: answer with a rewrite pointing outside its output.
+//!
+//! Configuration `{"refuse": "message"}` makes `configure` fail.
+
+use firehose_sdk::json::Path;
+use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule, Verdict};
+
+/// The misbehaving rule.
+pub struct Misbehave {
+    act: Path,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    refuse: Option<String>,
+}
+
+impl Rule for Misbehave {
+    fn describe() -> ModuleInfo {
+        firehose_sdk::module_info!("misbehave")
+    }
+
+    fn configure(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = firehose_sdk::config::parse(text)?;
+        if let Some(message) = config.refuse {
+            return Err(ConfigError::new("refuse", message));
+        }
+        Ok(Misbehave { act: Path::parse("$.act").expect("valid path") })
+    }
+
+    fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
+        for event in batch.iter() {
+            let act = self.act.first(event).and_then(|v| v.as_str().map(|s| s.into_owned()));
+            match act.as_deref() {
+                Some("loop") => {
+                    let mut x = 0u64;
+                    loop {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                }
+                Some("alloc") => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1u8; 1 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                Some("panic") => panic!("misbehave was told to panic"),
+                Some("reject") => out.reject("rejected on request"),
+                Some("log") => {
+                    firehose_sdk::info!("hello from misbehave");
+                    out.keep();
+                }
+                Some("probe") => {
+                    let files = std::fs::read_dir("/").map(|d| d.count() as i64).unwrap_or(-1);
+                    let env = std::env::vars().count();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    let text = format!("{{\"files\":{files},\"env\":{env},\"clock_secs\":{now}}}");
+                    out.replace(|buf| buf.extend_from_slice(text.as_bytes()));
+                }
+                Some("bad-verdicts") => {
+                    out.clear();
+                    return;
+                }
+                Some("bad-span") => out.verdicts.push(Verdict::Replace { start: 1 << 30, len: 5 }),
+                _ => out.keep(),
+            }
+        }
+    }
+}
+
+firehose_sdk::export_rule!(Misbehave);

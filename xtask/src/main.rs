@@ -1,0 +1,107 @@
+//! Project commands, run as `cargo xtask <command>`:
+//!
+//! - `modules`: build every rule module into a WebAssembly component
+//!   (`target/wasm32-wasip2/module/*.wasm`), adding the `wasm32-wasip2` target first;
+//! - `demo`: build everything, generate events and run the demo pipeline;
+//! - `test`: build the modules and run the whole test suite.
+//!
+//! Only the Rust toolchain is needed: the `wasm32-wasip2` target is added with rustup
+//! because rustup does not install targets on its own on these machines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Crates built as rule modules (the shipped ones and the test guests).
+const MODULES: [&str; 4] = ["firehose-filter", "firehose-enrich", "firehose-pii-mask", "misbehave"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("modules") => modules(),
+        Some("demo") => modules().and_then(|()| demo(&args[1..])),
+        Some("test") => modules().and_then(|()| test(&args[1..])),
+        _ => Err("usage: cargo xtask <modules|demo|test> [args]\n\
+                  \n  modules   build the rule modules as WebAssembly components\
+                  \n  demo      build everything and run the demo pipeline on generated events\
+                  \n  test      build the modules and run every test (extra args go to cargo test)"
+            .to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed with {status}")) }
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"));
+    match installed {
+        Ok(true) => Ok(()),
+        Ok(false) => run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"])),
+        // No rustup: the toolchain was installed some other way; let cargo say if the target is missing.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Builds every rule module component.
+fn modules() -> Result<(), String> {
+    ensure_wasm_target()?;
+    let mut command = cargo();
+    command.args(["build", "--profile", "module", "--target", "wasm32-wasip2"]);
+    for module in MODULES {
+        command.args(["--package", module]);
+    }
+    run(&mut command)
+}
+
+fn demo(_args: &[String]) -> Result<(), String> {
+    run(cargo().args(["build", "--release", "--package", "firehose"]))?;
+    let root = root();
+    let firehose = root.join("target/release/firehose");
+    let dir = root.join("target/demo");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let events = dir.join("events.ndjson");
+    let output = dir.join("output.ndjson");
+    println!("\n== generating 100000 LeadConduit-style events -> {}", events.display());
+    run(Command::new(&firehose).args(["generate", "--events", "100000", "--seed", "42", "--output"]).arg(&events))?;
+    println!("== running examples/leadconduit/pipeline.yaml (filter -> enrich -> pii-mask)");
+    run(Command::new(&firehose)
+        .current_dir(&root)
+        .args(["run", "--pipeline", "examples/leadconduit/pipeline.yaml", "--input"])
+        .arg(&events)
+        .arg("--output")
+        .arg(&output)
+        .arg("--dead-letter")
+        .arg(dir.join("dead-letters.ndjson")))?;
+    let first_in = std::fs::read_to_string(&events).map_err(|e| e.to_string())?;
+    let first_out = std::fs::read_to_string(&output).map_err(|e| e.to_string())?;
+    let original = first_in.lines().next().unwrap_or_default();
+    let masked = first_out.lines().next().unwrap_or_default();
+    println!("\n== first event in:\n{original}\n\n== the same event out (masked, enriched):\n{masked}\n");
+    println!("Output: {}\nNext: `cargo xtask test` runs the whole test suite.", output.display());
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    run(cargo().args(["test", "--workspace"]).args(args))
+}
