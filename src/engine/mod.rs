@@ -59,11 +59,16 @@ pub struct Engine {
 impl Engine {
     /// Creates the engine. `cache_dir` enables wasmtime's on-disk cache of compiled
     /// code there, so restarts and swaps back to a known module do not recompile.
+    /// `FIREHOSE_PROFILE=perfmap` writes a perf map so profilers can name module code.
     pub fn new(cache_dir: Option<&Path>) -> Result<Arc<Engine>, Error> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        if std::env::var("FIREHOSE_PROFILE").as_deref() == Ok("perfmap") {
+            // Lets `perf report` name JIT-compiled module functions (/tmp/perf-PID.map).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = cache_dir {
             let mut cache = wasmtime::CacheConfig::new();
             cache.with_directory(dir);
