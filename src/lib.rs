@@ -8,6 +8,7 @@
 //! - [`intake`] and [`emit`]: the formats events arrive and leave in.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod config;
 pub mod emit;
 pub mod engine;

@@ -76,6 +76,10 @@ fn answers_that_break_the_contract_are_contained() {
     let fates = run(&pipeline, &batch(&["bad-span", "ok"]));
     assert!(fates[0].reason().contains("outside its"), "{:?}", fates[0]);
     assert_eq!(fates[1].delivered()["n"], 1);
+    let fates = run(&pipeline, &batch(&["ok", "bad-json", "ok"]));
+    let reason = "module returned an invalid event: unexpected end of input at byte 17";
+    assert_eq!(fates[1], Fate::DeadLettered { stage: "risky".into(), reason: reason.into() });
+    assert_eq!(fates[2].delivered()["n"], 2);
 }
 
 #[test]

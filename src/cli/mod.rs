@@ -1,5 +1,6 @@
 //! Command-line front door: argument definitions and dispatch.
 
+mod bench;
 mod generate;
 mod run;
 mod validate;
@@ -33,6 +34,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Write realistic LeadConduit-style events as NDJSON.
     Generate(generate::GenerateArgs),
+    /// Measure the pipeline: as components, natively, per stage, per record, all cores.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command.
@@ -45,5 +48,6 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(engine()?, args),
         Command::Validate(args) => validate::validate(engine()?, args),
         Command::Generate(args) => generate::generate(args),
+        Command::Bench(args) => bench::bench(engine()?, args),
     }
 }

@@ -193,16 +193,7 @@ impl PipelineConfig {
             timeout: Duration::from_millis(file.limits.timeout_ms),
             memory_bytes: (file.limits.memory_mib as usize).saturating_mul(1 << 20),
         };
-        let mut hash = Sha256::new();
-        hash.update(name.as_bytes());
-        hash.update(format!("{limits:?}{:?}{:?}", file.batch, file.metadata).as_bytes());
-        for s in &stages {
-            for part in [s.name.as_bytes(), s.config.as_bytes()] {
-                hash.update((part.len() as u64).to_le_bytes());
-                hash.update(part);
-            }
-        }
-        Ok(PipelineConfig {
+        let mut config = PipelineConfig {
             path: path.to_path_buf(),
             name,
             limits,
@@ -210,8 +201,30 @@ impl PipelineConfig {
             metadata: file.metadata,
             stages,
             files,
-            config_hash: hash.finalize().into(),
-        })
+            config_hash: [0; 32],
+        };
+        config.config_hash = config.compute_hash();
+        Ok(config)
+    }
+
+    /// The same configuration with other stages (used to measure stages apart).
+    pub fn with_stages(&self, stages: Vec<StageConfig>) -> PipelineConfig {
+        let mut config = PipelineConfig { stages, ..self.clone() };
+        config.config_hash = config.compute_hash();
+        config
+    }
+
+    fn compute_hash(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.name.as_bytes());
+        hash.update(format!("{:?}{:?}{:?}", self.limits, self.batch, self.metadata).as_bytes());
+        for s in &self.stages {
+            for part in [s.name.as_bytes(), s.config.as_bytes()] {
+                hash.update((part.len() as u64).to_le_bytes());
+                hash.update(part);
+            }
+        }
+        hash.finalize().into()
     }
 }
 

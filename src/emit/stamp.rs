@@ -4,13 +4,22 @@
 //! an earlier pass, is replaced.
 
 use firehose_sdk::json::{self, Fields};
+use memchr::memmem;
 use serde_json::{Map, Value};
 
 /// Precomputed `firehose_metadata` text added to events.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Stamp {
     /// `"firehose_metadata":{...}`, or empty when nothing is added.
     member: Vec<u8>,
+    /// Finds `"firehose_metadata"`: where it is absent, no scan for the member is needed.
+    existing: memmem::Finder<'static>,
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp { member: Vec::new(), existing: memmem::Finder::new(b"\"firehose_metadata\"").into_owned() }
+    }
 }
 
 impl Stamp {
@@ -26,7 +35,7 @@ impl Stamp {
         }
         let mut member = b"\"firehose_metadata\":".to_vec();
         serde_json::to_writer(&mut member, &fields).expect("metadata serializes");
-        Stamp { member }
+        Stamp { member, ..Stamp::default() }
     }
 
     /// The stamp for a pipeline version: `{rules_version}` if enabled.
@@ -58,9 +67,11 @@ impl Stamp {
             out.extend_from_slice(event);
             return;
         };
-        let existing = Fields::new(event, json::skip_ws(event, 0))
-            .ok()
-            .and_then(|fields| fields.map_while(Result::ok).find(|f| f.key_is(event, "firehose_metadata")));
+        let existing = self.existing.find(event).and_then(|_| {
+            Fields::new(event, json::skip_ws(event, 0))
+                .ok()
+                .and_then(|fields| fields.map_while(Result::ok).find(|f| f.key_is(event, "firehose_metadata")))
+        });
         match existing {
             Some(field) => {
                 // Replace `"firehose_metadata": <value>` as a whole.

@@ -60,10 +60,15 @@ fn trim(record: &[u8]) -> &[u8] {
 /// Splits NDJSON text into records; `first_line` is the number of its first line.
 /// A final line without a newline is a record too.
 pub fn ndjson(text: &[u8], first_line: u64, into: &mut Intake) {
-    for (line, record) in (first_line..).zip(text.split(|&b| b == b'\n')) {
-        if !record.iter().all(|b| b.is_ascii_whitespace()) {
+    into.events.data.reserve(text.len());
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    for (line, end) in (first_line..).zip(ends) {
+        let record = &text[start..end];
+        if record.iter().any(|b| !b.is_ascii_whitespace()) {
             into.add(line, record);
         }
+        start = end + 1;
     }
 }
 

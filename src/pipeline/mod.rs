@@ -7,6 +7,7 @@
 //! a pool that runners take from, so the first batch pays no set-up cost.
 
 mod batch;
+pub mod native;
 mod outcome;
 mod runner;
 
@@ -136,6 +137,24 @@ impl Pipeline {
         let instances = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let instances = instances.unwrap_or_else(|| self.stages.iter().map(|_| None).collect());
         Runner::new(self.clone(), instances)
+    }
+
+    /// A runner executing the same rules natively, without WebAssembly (the benchmark's
+    /// floor). Fails if a stage's module is not one linked into the host.
+    pub fn native_runner(self: &Arc<Self>) -> Result<Runner, Error> {
+        let mut rules = Vec::with_capacity(self.stages.len());
+        for stage in &self.stages {
+            let error = |message: String| Error::Stage {
+                stage: stage.name.clone(),
+                module: stage.module_path.clone(),
+                message,
+            };
+            let rule = native::native_rule(&stage.module_name, &stage.config)
+                .ok_or_else(|| error(format!("module `{}` has no native build in this host", stage.module_name)))?
+                .map_err(|e| error(e.to_string()))?;
+            rules.push(rule);
+        }
+        Ok(Runner::native(self.clone(), rules))
     }
 
     /// Makes sure the pool holds at least `count` configured instance sets, so that

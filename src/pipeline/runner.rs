@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use firehose_sdk::Verdict;
+use firehose_sdk::json;
 
+use super::native::NativeRule;
 use super::{BatchOutcome, DeadLetter, Dropped, Events, Pipeline};
 use crate::engine::bindings::firehose::rules::types as wit;
 use crate::engine::{Failure, FailureKind, Instance};
@@ -25,6 +27,13 @@ const ISOLATION_BUDGET: u32 = 64;
 pub struct Runner {
     pipeline: Arc<Pipeline>,
     instances: Vec<Option<Instance>>,
+    /// Set for a runner that executes the rules natively instead of as components.
+    native: Option<Native>,
+}
+
+struct Native {
+    rules: Vec<Box<dyn NativeRule>>,
+    output: firehose_sdk::Output,
 }
 
 /// A stage's decisions for the events it was given, with the bytes of rewrites.
@@ -36,7 +45,11 @@ struct StageResult {
 
 impl Runner {
     pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>) -> Runner {
-        Runner { pipeline, instances }
+        Runner { pipeline, instances, native: None }
+    }
+
+    pub(super) fn native(pipeline: Arc<Pipeline>, rules: Vec<Box<dyn NativeRule>>) -> Runner {
+        Runner { pipeline, instances: Vec::new(), native: Some(Native { rules, output: firehose_sdk::Output::new() }) }
     }
 
     /// The version this runner runs.
@@ -64,6 +77,22 @@ impl Runner {
             }
             let result = self.run_stage(s, events, &context);
             if result.verdicts.iter().all(|v| *v == Verdict::Keep) {
+                continue;
+            }
+            // Modules are untrusted: a rewrite must be one valid JSON object, like every
+            // event the host accepts, or the event is dead-lettered naming the stage.
+            let mut result = result;
+            for verdict in result.verdicts.iter_mut() {
+                if let Verdict::Replace { start, len } = *verdict
+                    && let Err(e) = json::validate(&result.rewrites[start as usize..(start + len) as usize])
+                {
+                    *verdict = Verdict::Reject(format!("module returned an invalid event: {e}"));
+                }
+            }
+            if let Some(ends) = contiguous_rewrites(&result.verdicts) {
+                // The module rewrote every event, in order, back to back: its output is
+                // the next batch as it stands.
+                current = Some(Events { data: result.rewrites, ends });
                 continue;
             }
             let mut next = Events::with_capacity(events.len(), events.byte_len() + result.rewrites.len() / 2);
@@ -154,6 +183,29 @@ impl Runner {
     /// One call into stage `s`, creating its instance first if needed. A failed call
     /// discards the instance.
     fn call(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Result<StageResult, Failure> {
+        if let Some(native) = &mut self.native {
+            let ctx = firehose_sdk::Context {
+                now_unix_ms: context.now_unix_ms,
+                batch_id: context.batch_id.clone(),
+                pipeline_version: context.pipeline_version.clone(),
+                stages: context
+                    .stages
+                    .iter()
+                    .map(|s| firehose_sdk::StageInfo {
+                        stage: s.stage.clone(),
+                        module: s.module.clone(),
+                        version: s.version.clone(),
+                    })
+                    .collect(),
+            };
+            let out = &mut native.output;
+            out.clear();
+            native.rules[s].process(&firehose_sdk::Batch::new(&events.data, &events.ends), &ctx, out);
+            return Ok(StageResult {
+                verdicts: std::mem::take(&mut out.verdicts),
+                rewrites: std::mem::take(&mut out.events),
+            });
+        }
         let instance = match &mut self.instances[s] {
             Some(instance) => instance,
             slot @ None => {
@@ -168,6 +220,23 @@ impl Runner {
         }
         outcome
     }
+}
+
+/// If every verdict replaces its event and the rewrites follow each other from offset
+/// 0 without gaps, the end offsets of the rewrites.
+fn contiguous_rewrites(verdicts: &[Verdict]) -> Option<Vec<u32>> {
+    let mut ends = Vec::with_capacity(verdicts.len());
+    let mut at = 0u32;
+    for verdict in verdicts {
+        match verdict {
+            Verdict::Replace { start, len } if *start == at => {
+                at += len;
+                ends.push(at);
+            }
+            _ => return None,
+        }
+    }
+    Some(ends)
 }
 
 /// Converts a module's answer, refusing answers that break the contract.
@@ -198,6 +267,8 @@ fn checked(result: wit::BatchResult, expected: usize) -> Result<StageResult, Fai
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        self.pipeline.give_back(std::mem::take(&mut self.instances));
+        if self.native.is_none() {
+            self.pipeline.give_back(std::mem::take(&mut self.instances));
+        }
     }
 }

@@ -14,6 +14,7 @@ mod config;
 mod table;
 
 use firehose_sdk::json::{self, Fields, Path, RawValue, Splices};
+use firehose_sdk::memmem;
 use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
 
 use config::{EnrichConfig, OnMissing};
@@ -30,6 +31,9 @@ pub struct Enrich {
     processing_into: Option<(String, usize)>,
     /// Top-level member names to find in each event: lookup keys, then `into` names.
     names: Vec<String>,
+    /// For each name, a finder for `"name"` if the member matters only when present
+    /// (the `into` names): when the text is nowhere in the event, no scan is needed.
+    presence: Vec<Option<memmem::Finder<'static>>>,
     splices: Splices,
 }
 
@@ -54,18 +58,35 @@ enum Key {
 /// What one top-level scan found: the value of each wanted name.
 struct Found {
     values: Vec<Option<std::ops::Range<usize>>>,
+    /// Which names can be in this event.
+    wanted: Vec<bool>,
 }
 
 impl Enrich {
+    /// Finds the wanted top-level members, stopping as soon as every one that can be
+    /// present has been seen.
     fn scan_top_level(&self, event: &[u8], found: &mut Found) {
         found.values.clear();
         found.values.resize(self.names.len(), None);
+        found.wanted.clear();
+        found.wanted.extend(self.presence.iter().map(|p| p.as_ref().is_none_or(|f| f.find(event).is_some())));
+        let mut remaining = found.wanted.iter().filter(|w| **w).count();
+        if remaining == 0 {
+            return;
+        }
         let Ok(fields) = Fields::new(event, json::skip_ws(event, 0)) else {
             return;
         };
         for field in fields.map_while(Result::ok) {
-            if let Some(i) = self.names.iter().position(|n| field.key_is(event, n)) {
-                found.values[i].get_or_insert(field.value);
+            let Some(i) = self.names.iter().position(|n| field.key_is(event, n)) else { continue };
+            if found.values[i].is_none() {
+                found.values[i] = Some(field.value);
+                if found.wanted[i] {
+                    remaining -= 1;
+                    if remaining == 0 {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -194,13 +215,30 @@ impl Rule for Enrich {
             let index = name(&into);
             (into, index)
         });
-        Ok(Enrich { lookups, tags, tags_into: config.tags_into, processing_into, names, splices: Splices::new() })
+        let lookup_keys: Vec<usize> =
+            lookups.iter().filter_map(|l| if let Key::TopLevel(i) = l.key { Some(i) } else { None }).collect();
+        let presence = (0..names.len())
+            .map(|i| {
+                (!lookup_keys.contains(&i))
+                    .then(|| memmem::Finder::new(format!("\"{}\"", names[i]).as_bytes()).into_owned())
+            })
+            .collect();
+        Ok(Enrich {
+            lookups,
+            tags,
+            tags_into: config.tags_into,
+            processing_into,
+            names,
+            presence,
+            splices: Splices::new(),
+        })
     }
 
     fn process(&mut self, batch: &Batch<'_>, ctx: &Context, out: &mut Output) {
         // Facts are the same for every event of the batch: serialize them once.
         let facts = self.processing_into.is_some().then(|| processing_facts(ctx));
-        let mut found = Found { values: Vec::with_capacity(self.names.len()) };
+        let mut found =
+            Found { values: Vec::with_capacity(self.names.len()), wanted: Vec::with_capacity(self.names.len()) };
         for event in batch.iter() {
             self.enrich(event, facts.as_deref(), &mut found, out);
         }

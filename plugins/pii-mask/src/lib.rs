@@ -64,34 +64,43 @@ impl MaskVisitor<'_> {
 impl Visitor for MaskVisitor<'_> {
     fn string(&mut self, event: &[u8], range: Range<usize>, escaped: bool, matched: Option<usize>) {
         let raw = &event[range.start + 1..range.end - 1];
-        let decoded;
-        let value: &str = if escaped {
+        let rule = self.rule;
+        let strategy = match matched {
+            Some(field) if field < rule.strategies.len() => Some(rule.strategies[field]),
+            Some(_skipped) => return,
+            None if rule.detectors.is_empty() => return,
+            None => None,
+        };
+        let decoded = if escaped {
             match json::unescape(raw) {
-                Some(v) => {
-                    decoded = v;
-                    &decoded
-                }
+                Some(text) => Some(text),
                 None => return,
             }
         } else {
-            // The host validated the event, so string bodies without escapes are UTF-8.
-            match std::str::from_utf8(raw) {
-                Ok(v) => v,
-                Err(_) => return,
+            None
+        };
+        if strategy.is_none() {
+            // Most strings hold no personal data: look at the bytes before anything else.
+            self.found.clear();
+            rule.detectors.find_bytes(decoded.as_deref().map_or(raw, str::as_bytes), self.found);
+            if self.found.is_empty() {
+                return;
             }
+        }
+        let value: &str = match &decoded {
+            Some(text) => text,
+            // The host validated the event, so a string body without escapes is UTF-8.
+            None => match std::str::from_utf8(raw) {
+                Ok(text) => text,
+                Err(_) => return,
+            },
         };
         self.text.clear();
-        match matched {
-            Some(field) if field < self.rule.strategies.len() => {
-                self.rule.masker.mask(self.rule.strategies[field], value, self.text);
-            }
-            Some(_skipped) => return,
+        match strategy {
+            Some(strategy) => rule.masker.mask(strategy, value, self.text),
             None => {
-                let rule = self.rule;
-                let strategy = |kind| rule.detect_strategy[kind_slot(kind)];
-                if !pii::mask_findings(value, &rule.detectors, &rule.masker, strategy, self.found, self.text) {
-                    return;
-                }
+                let strategy_for = |kind| rule.detect_strategy[kind_slot(kind)];
+                pii::mask_findings(value, self.found, &rule.masker, strategy_for, self.text);
             }
         }
         self.replace_with_text(range);

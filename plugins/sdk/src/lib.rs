@@ -18,6 +18,10 @@ pub mod matching;
 pub mod pii;
 mod rule;
 
+/// Substring search (SIMD where available), re-exported for rules: a quick "is this
+/// text anywhere in the event?" often saves a scan.
+pub use memchr::memmem;
+
 pub use config::ConfigError;
 pub use rule::{Batch, Context, ModuleInfo, Output, Rule, StageInfo, Verdict};
 

@@ -1,5 +1,11 @@
 //! Matching the location of a value against many JSONPath patterns at once, while
 //! walking an event. Used where a rule applies "to these fields" (masking by path).
+//!
+//! The patterns are compiled into a trie of steps. Walking an event keeps, per
+//! nesting level, the set of trie nodes the current location has reached — usually
+//! zero or one — so testing a key costs a comparison with the names the reached
+//! nodes expect, however many patterns there are. A `..` segment becomes a node that
+//! stays reached at any depth below it.
 
 use super::path::{Path, Segment, Selector};
 
@@ -17,35 +23,115 @@ pub enum Step<'a> {
     Index(usize),
 }
 
-/// Progress of one pattern: `(pattern index, segments matched so far)`.
-pub type State = (u16, u16);
+/// A node of the pattern trie reached by the current location.
+pub type State = u32;
 
-/// A set of path patterns compiled for incremental matching (a small NFA over steps).
 #[derive(Debug, Clone, Default)]
+struct Node {
+    /// Children by member name (unescaped).
+    names: Vec<(Box<[u8]>, State)>,
+    /// Children by array index.
+    indexes: Vec<(usize, State)>,
+    /// Child reached by any step.
+    wildcard: Option<State>,
+    /// A `..` node hanging off this one: reached whenever this one is.
+    hub: Option<State>,
+    /// Whether this node stays reached on any step (it is a `..` node).
+    floating: bool,
+    /// Lowest index of a pattern that ends here.
+    accepts: Option<usize>,
+}
+
+/// A set of path patterns compiled for incremental matching.
+#[derive(Debug, Clone)]
 pub struct PathMatcher {
-    patterns: Vec<Vec<Segment>>,
+    nodes: Vec<Node>,
+    patterns: usize,
+}
+
+impl Default for PathMatcher {
+    fn default() -> Self {
+        PathMatcher { nodes: vec![Node::default()], patterns: 0 }
+    }
 }
 
 impl PathMatcher {
     /// Compiles patterns; each must be one of the fast JSONPath forms (names, indexes,
     /// wildcards, `..`). Returns the index of the first pattern that is not.
     pub fn new(paths: &[Path]) -> Result<Self, usize> {
-        let patterns = paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| p.segments().map(<[Segment]>::to_vec).ok_or(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { patterns })
+        let mut matcher = PathMatcher::default();
+        for (p, path) in paths.iter().enumerate() {
+            let segments = path.segments().ok_or(p)?;
+            let mut node = 0;
+            for segment in segments {
+                let (from, selector) = match segment {
+                    Segment::Child(selector) => (node, selector),
+                    Segment::Descendant(selector) => (matcher.hub(node), selector),
+                };
+                node = matcher.child(from, selector);
+            }
+            let accepts = &mut matcher.nodes[node as usize].accepts;
+            *accepts = Some(accepts.map_or(p, |a| a.min(p)));
+        }
+        matcher.patterns = paths.len();
+        Ok(matcher)
+    }
+
+    fn add(&mut self, node: Node) -> State {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as State
+    }
+
+    fn hub(&mut self, from: State) -> State {
+        if let Some(hub) = self.nodes[from as usize].hub {
+            return hub;
+        }
+        let hub = self.add(Node { floating: true, ..Node::default() });
+        self.nodes[from as usize].hub = Some(hub);
+        hub
+    }
+
+    fn child(&mut self, from: State, selector: &Selector) -> State {
+        let existing = {
+            let node = &self.nodes[from as usize];
+            match selector {
+                Selector::Name(name) => node.names.iter().find(|(n, _)| **n == *name.as_bytes()).map(|&(_, s)| s),
+                Selector::Index(i) => node.indexes.iter().find(|&&(n, _)| n as i64 == *i).map(|&(_, s)| s),
+                Selector::Wildcard => node.wildcard,
+            }
+        };
+        if let Some(state) = existing {
+            return state;
+        }
+        let state = self.add(Node::default());
+        let node = &mut self.nodes[from as usize];
+        match selector {
+            Selector::Name(name) => node.names.push((name.as_bytes().into(), state)),
+            // Negative indexes need the array's length, unknown while walking: never match.
+            Selector::Index(i) if *i < 0 => {}
+            Selector::Index(i) => node.indexes.push((*i as usize, state)),
+            Selector::Wildcard => node.wildcard = Some(state),
+        }
+        state
     }
 
     /// Whether there are no patterns.
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.patterns == 0
     }
 
     /// Appends the states for the event's root to `out`.
     pub fn start(&self, out: &mut Vec<State>) {
-        out.extend((0..self.patterns.len()).map(|p| (p as u16, 0)));
+        if !self.is_empty() {
+            self.reach(0, out);
+        }
+    }
+
+    fn reach(&self, state: State, out: &mut Vec<State>) {
+        out.push(state);
+        if let Some(hub) = self.nodes[state as usize].hub {
+            out.push(hub);
+        }
     }
 
     /// Appends to `states` the states reached by taking `step` from `states[from]`.
@@ -54,20 +140,30 @@ impl PathMatcher {
     /// reads and appends to the same vector.
     pub fn step(&self, states: &mut Vec<State>, from: std::ops::Range<usize>, step: Step<'_>) {
         for k in from {
-            let (p, pos) = states[k];
-            let Some(segment) = self.patterns[p as usize].get(pos as usize) else {
-                continue;
-            };
-            match segment {
-                Segment::Child(selector) => {
-                    if selects(selector, step) {
-                        states.push((p, pos + 1));
+            let node = &self.nodes[states[k] as usize];
+            if node.floating {
+                states.push(states[k]);
+            }
+            if let Some(wildcard) = node.wildcard {
+                self.reach(wildcard, states);
+            }
+            let node = &self.nodes[states[k] as usize];
+            match step {
+                Step::Key { raw, escaped: false } => {
+                    if let Some(&(_, child)) = node.names.iter().find(|(name, _)| **name == *raw) {
+                        self.reach(child, states);
                     }
                 }
-                Segment::Descendant(selector) => {
-                    states.push((p, pos));
-                    if selects(selector, step) {
-                        states.push((p, pos + 1));
+                Step::Key { raw, escaped: true } => {
+                    if let Some(key) = super::unescape(raw)
+                        && let Some(&(_, child)) = node.names.iter().find(|(name, _)| **name == *key.as_bytes())
+                    {
+                        self.reach(child, states);
+                    }
+                }
+                Step::Index(at) => {
+                    if let Some(&(_, child)) = node.indexes.iter().find(|&&(i, _)| i == at) {
+                        self.reach(child, states);
                     }
                 }
             }
@@ -76,22 +172,7 @@ impl PathMatcher {
 
     /// The lowest-numbered pattern that `states` has matched completely.
     pub fn accepted(&self, states: &[State]) -> Option<usize> {
-        states
-            .iter()
-            .filter(|&&(p, pos)| pos as usize == self.patterns[p as usize].len())
-            .map(|&(p, _)| p as usize)
-            .min()
-    }
-}
-
-#[inline]
-fn selects(selector: &Selector, step: Step<'_>) -> bool {
-    match (selector, step) {
-        (Selector::Wildcard, _) => true,
-        (Selector::Name(name), Step::Key { raw, escaped: false }) => raw == name.as_bytes(),
-        (Selector::Name(name), Step::Key { raw, escaped: true }) => super::unescape(raw).is_some_and(|k| k == *name),
-        (Selector::Index(i), Step::Index(at)) => *i >= 0 && *i as usize == at,
-        _ => false,
+        states.iter().filter_map(|&s| self.nodes[s as usize].accepts).min()
     }
 }
 
@@ -130,6 +211,24 @@ mod tests {
         assert_eq!(run(&m, &[key("a"), Step::Index(0), key("b")]), None);
         assert_eq!(run(&m, &[key("lead_data")]), None);
         assert_eq!(run(&m, &[key("lead_data"), key("ssn"), key("deeper")]), None);
+    }
+
+    #[test]
+    fn shared_prefixes_and_overlaps_report_the_first_pattern() {
+        let m = matcher(&["$.a.*", "$.a.b", "$..b", "$.*.c"]);
+        assert_eq!(run(&m, &[key("a"), key("b")]), Some(0));
+        assert_eq!(run(&m, &[key("x"), key("b")]), Some(2));
+        assert_eq!(run(&m, &[key("x"), key("c")]), Some(3));
+        assert_eq!(run(&m, &[key("x"), Step::Index(2), key("y"), key("b")]), Some(2));
+        let m = matcher(&["$..lead_data..phone"]);
+        assert_eq!(run(&m, &[key("x"), key("lead_data"), Step::Index(0), key("phone")]), Some(0));
+        assert_eq!(run(&m, &[key("phone")]), None);
+    }
+
+    #[test]
+    fn escaped_keys_match_their_decoded_name() {
+        let m = matcher(&["$['é']"]);
+        assert_eq!(run(&m, &[Step::Key { raw: br"\u00e9", escaped: true }]), Some(0));
     }
 
     #[test]

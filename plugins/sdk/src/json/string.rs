@@ -60,6 +60,10 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
 /// Appends `s` to `out` escaped for use between a JSON string's quotes.
 pub fn write_string_body(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if super::scan::find_string_stop(bytes, 0) == bytes.len() {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {

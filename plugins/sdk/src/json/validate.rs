@@ -3,7 +3,7 @@
 //! The host runs this once per event at intake, so every module can scan events
 //! without re-checking them. It is a single pass that builds nothing.
 
-use super::scan::{Error, STRING_STOP, err, skip_ws};
+use super::scan::{Error, err, find_string_stop, skip_ws};
 
 /// Deepest nesting of objects and arrays accepted; deeper input is refused rather
 /// than risking the stack of whoever walks it later.
@@ -90,9 +90,7 @@ fn array(b: &[u8], open: usize, depth: usize) -> Result<usize, Error> {
 fn string(b: &[u8], open: usize) -> Result<usize, Error> {
     let mut j = open + 1;
     loop {
-        while j < b.len() && !STRING_STOP[b[j] as usize] {
-            j += 1;
-        }
+        j = find_string_stop(b, j);
         match b.get(j) {
             Some(b'"') => return Ok(j + 1),
             Some(b'\\') => j = escape(b, j)?,

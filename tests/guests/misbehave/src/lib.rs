@@ -9,7 +9,8 @@
 //! - `probe`: replace the event with what the module can see of the outside world
 //!   (files, environment, clock), to prove it sees nothing;
 //! - `bad-verdicts`: answer the batch with one verdict too few;
-//! - `bad-span`: answer with a rewrite pointing outside its output.
+//! - `bad-span`: answer with a rewrite pointing outside its output;
+//! - `bad-json`: rewrite the event into invalid JSON.
 //!
 //! Configuration `{"refuse": "message"}` makes `configure` fail.
 
@@ -79,6 +80,7 @@ impl Rule for Misbehave {
                     return;
                 }
                 Some("bad-span") => out.verdicts.push(Verdict::Replace { start: 1 << 30, len: 5 }),
+                Some("bad-json") => out.replace(|buf| buf.extend_from_slice(b"{\"unterminated\": ")),
                 _ => out.keep(),
             }
         }

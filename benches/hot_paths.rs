@@ -1,0 +1,168 @@
+//! Criterion benches for the functions every event goes through: intake validation,
+//! JSONPath lookups, the walk with path matching, each PII detector, masking, and the
+//! output stamp. Run with `cargo bench --bench hot_paths`; throughput is per event.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use firehose::emit::Stamp;
+use firehose::generate::Generator;
+use firehose::intake::{self, Intake};
+use firehose_sdk::json::{self, Path, PathMatcher, Visitor};
+use firehose_sdk::pii::{Detectors, Masker, PiiKind, Strategy};
+
+fn events(n: usize) -> Vec<String> {
+    let mut generator = Generator::new(42);
+    (0..n).map(|_| generator.next_event()).collect()
+}
+
+fn intake(c: &mut Criterion) {
+    let events = events(1000);
+    let text: Vec<u8> = events.iter().flat_map(|e| e.bytes().chain(std::iter::once(b'\n'))).collect();
+    let mut group = c.benchmark_group("intake");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("validate (1000 events)", |b| {
+        b.iter(|| events.iter().all(|e| json::validate(e.as_bytes()).is_ok()))
+    });
+    group.bench_function("serde_json IgnoredAny (1000 events, reference)", |b| {
+        b.iter(|| events.iter().all(|e| serde_json::from_str::<serde::de::IgnoredAny>(e).is_ok()))
+    });
+    group.bench_function("ndjson split + validate + copy (1000 events)", |b| {
+        b.iter_batched(Intake::default, |mut into| intake::ndjson(&text, 1, &mut into), BatchSize::SmallInput)
+    });
+    group.finish();
+}
+
+fn lookups(c: &mut Criterion) {
+    let events = events(1000);
+    let mut group = c.benchmark_group("jsonpath");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    for path in ["$.event_type", "$.lead_data.state", "$.metadata.buyer_response.price", "$..email"] {
+        let parsed = Path::parse(path).unwrap();
+        group.bench_function(format!("{path} (1000 events)"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for e in &events {
+                    parsed.for_each(e.as_bytes(), |_| n += 1);
+                }
+                n
+            })
+        });
+    }
+    group.finish();
+}
+
+struct CountStrings(usize);
+
+impl Visitor for CountStrings {
+    fn string(&mut self, _: &[u8], _: std::ops::Range<usize>, _: bool, matched: Option<usize>) {
+        self.0 += 1 + matched.unwrap_or(0);
+    }
+}
+
+fn walk(c: &mut Criterion) {
+    let events = events(1000);
+    let paths: Vec<Path> = [
+        "$.lead_data.ssn",
+        "$.lead_data.email",
+        "$.lead_data.phone_1",
+        "$.lead_data.phone_2",
+        "$.lead_data.first_name",
+        "$.lead_data.last_name",
+        "$.lead_data.dob",
+        "$.lead_data.address_1",
+        "$.event_id",
+        "$.timestamp",
+    ]
+    .iter()
+    .map(|p| Path::parse(p).unwrap())
+    .collect();
+    let matcher = PathMatcher::new(&paths).unwrap();
+    let mut group = c.benchmark_group("walk");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("every scalar, 10 patterns (1000 events)", |b| {
+        let mut states = Vec::new();
+        b.iter(|| {
+            let mut visitor = CountStrings(0);
+            for e in &events {
+                json::walk(e.as_bytes(), &matcher, &mut states, &mut visitor).unwrap();
+            }
+            visitor.0
+        })
+    });
+    group.finish();
+}
+
+fn detectors(c: &mut Criterion) {
+    let texts = [
+        ("no pii", "Interested in a quote for a 3-bedroom home; budget around 250 per month."),
+        ("ssn", "Identity verified with SSN 123-45-6789 by agent."),
+        ("email", "Prefers e-mail contact: jane.doe@example.com. Do not call."),
+        ("phone", "Jane asked to be called back at (555) 123-4567 after 5pm."),
+        ("card", "Deposit paid with card 4111 1111 1111 1111; receipt sent."),
+    ];
+    let mut group = c.benchmark_group("detect");
+    for (kind, text) in texts {
+        for (name, detectors) in
+            [("all kinds", Detectors::of(PiiKind::ALL)), ("its kind only", Detectors::of(kind_of(kind)))]
+        {
+            group.bench_function(format!("{kind}: {name}"), |b| {
+                let mut found = Vec::new();
+                b.iter(|| {
+                    found.clear();
+                    detectors.find(text, &mut found);
+                    found.len()
+                })
+            });
+        }
+    }
+    group.finish();
+    let mut group = c.benchmark_group("mask");
+    let masker = Masker::with_key(b"bench key");
+    for (strategy, value) in [
+        (Strategy::Last4, "123-45-6789"),
+        (Strategy::Email, "jane.doe@example.com"),
+        (Strategy::AreaCode, "(555) 123-4567"),
+        (Strategy::FirstLetter, "Émile Zola"),
+        (Strategy::Hash, "jane.doe@example.com"),
+    ] {
+        group.bench_function(format!("{strategy:?}"), |b| {
+            let mut out = String::new();
+            b.iter(|| {
+                out.clear();
+                masker.mask(strategy, value, &mut out);
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn kind_of(name: &str) -> Vec<PiiKind> {
+    match name {
+        "ssn" => vec![PiiKind::Ssn],
+        "email" => vec![PiiKind::Email],
+        "phone" => vec![PiiKind::Phone],
+        "card" => vec![PiiKind::Card],
+        _ => vec![],
+    }
+}
+
+fn emit(c: &mut Criterion) {
+    let events = events(1000);
+    let stamp = Stamp::for_version("0123456789abcdef", true);
+    let mut group = c.benchmark_group("emit");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("stamp firehose_metadata (1000 events)", |b| {
+        let mut out = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            out.clear();
+            for e in &events {
+                stamp.apply(e.as_bytes(), &mut out);
+            }
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, intake, lookups, walk, detectors, emit);
+criterion_main!(benches);

@@ -1,0 +1,71 @@
+//! `firehose bench`: the benchmark, printed as a table and a machine-readable line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use firehose::bench::{self, Options};
+use firehose::engine::Engine;
+
+/// Arguments of `firehose bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Events in the generated workload.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// The pipeline to measure.
+    #[arg(long, short, value_name = "FILE", default_value = "examples/leadconduit/pipeline.yaml")]
+    pipeline: PathBuf,
+    /// The no-op module used as the extra stage (default: next to the pipeline's first module).
+    #[arg(long, value_name = "FILE")]
+    noop_module: Option<PathBuf>,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Events per batch.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Runs per case (the fastest counts).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+}
+
+/// Runs the benchmark.
+pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let options = Options {
+        events: args.events,
+        seed: args.seed,
+        batch_size: args.batch_size,
+        repeats: args.repeats,
+        ..Options::default()
+    };
+    let noop = match args.noop_module {
+        Some(path) => path,
+        None => {
+            let config = firehose::config::PipelineConfig::load(&args.pipeline)?;
+            let first = config.stages.first().map(|s| s.module.clone()).unwrap_or_default();
+            first.with_file_name("firehose_noop.wasm")
+        }
+    };
+    println!(
+        "bench: {} generated events, batches of {}, seed {}, pipeline {}, best of {} runs",
+        options.events,
+        options.batch_size,
+        options.seed,
+        args.pipeline.display(),
+        options.repeats
+    );
+    println!("{:<44} {:>7} {:>11} {:>8} {:>9}", "case", "threads", "events/s", "MB/s", "ns/event");
+    let summary = bench::run(&engine, &args.pipeline, &noop, &options, |row| {
+        println!(
+            "{:<44} {:>7} {:>11.0} {:>8.1} {:>9.0}",
+            row.name,
+            row.threads,
+            row.events_per_s(),
+            row.mb_per_s(),
+            row.ns_per_event()
+        );
+    })?;
+    println!("{}", summary.line());
+    Ok(ExitCode::SUCCESS)
+}
