@@ -6,12 +6,16 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use firehose::emit::Stamp;
 use firehose::generate::Generator;
 use firehose::intake::{self, Intake};
-use firehose_sdk::json::{self, Path, PathMatcher, Visitor};
+use firehose_sdk::json::{self, Event, Path, PathMatcher, Value, Visitor, Walker};
 use firehose_sdk::pii::{Detectors, Masker, PiiKind, Strategy};
 
 fn events(n: usize) -> Vec<String> {
     let mut generator = Generator::new(42);
     (0..n).map(|_| generator.next_event()).collect()
+}
+
+fn tapes(events: &[String]) -> Vec<Vec<u32>> {
+    events.iter().map(|e| json::tape_of(e.as_bytes()).unwrap()).collect()
 }
 
 fn intake(c: &mut Criterion) {
@@ -21,6 +25,10 @@ fn intake(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("validate (1000 events)", |b| {
         b.iter(|| events.iter().all(|e| json::validate(e.as_bytes()).is_ok()))
+    });
+    group.bench_function("validate and build tapes (1000 events)", |b| {
+        let mut tape = Vec::new();
+        b.iter(|| events.iter().all(|e| json::validate_event(e.as_bytes(), &mut tape).is_ok()))
     });
     group.bench_function("serde_json IgnoredAny (1000 events, reference)", |b| {
         b.iter(|| events.iter().all(|e| serde_json::from_str::<serde::de::IgnoredAny>(e).is_ok()))
@@ -33,11 +41,21 @@ fn intake(c: &mut Criterion) {
 
 fn lookups(c: &mut Criterion) {
     let events = events(1000);
+    let tapes = tapes(&events);
     let mut group = c.benchmark_group("jsonpath");
     group.throughput(Throughput::Elements(events.len() as u64));
     for path in ["$.event_type", "$.lead_data.state", "$.metadata.buyer_response.price", "$..email"] {
         let parsed = Path::parse(path).unwrap();
-        group.bench_function(format!("{path} (1000 events)"), |b| {
+        group.bench_function(format!("{path} on the tape (1000 events)"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for (e, t) in events.iter().zip(&tapes) {
+                    Event::new(e.as_bytes(), t).for_each(&parsed, |_| n += 1);
+                }
+                n
+            })
+        });
+        group.bench_function(format!("{path} scanning bytes (1000 events)"), |b| {
             b.iter(|| {
                 let mut n = 0;
                 for e in &events {
@@ -52,14 +70,15 @@ fn lookups(c: &mut Criterion) {
 
 struct CountStrings(usize);
 
-impl Visitor for CountStrings {
-    fn string(&mut self, _: &[u8], _: std::ops::Range<usize>, _: bool, matched: Option<usize>) {
+impl<'a> Visitor<'a> for CountStrings {
+    fn string(&mut self, _: Value<'a>, matched: Option<usize>) {
         self.0 += 1 + matched.unwrap_or(0);
     }
 }
 
 fn walk(c: &mut Criterion) {
     let events = events(1000);
+    let tapes = tapes(&events);
     let paths: Vec<Path> = [
         "$.lead_data.ssn",
         "$.lead_data.email",
@@ -78,12 +97,12 @@ fn walk(c: &mut Criterion) {
     let matcher = PathMatcher::new(&paths).unwrap();
     let mut group = c.benchmark_group("walk");
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function("every scalar, 10 patterns (1000 events)", |b| {
-        let mut states = Vec::new();
+    group.bench_function("every scalar on the tape, 10 patterns (1000 events)", |b| {
+        let mut walker = Walker::new();
         b.iter(|| {
             let mut visitor = CountStrings(0);
-            for e in &events {
-                json::walk(e.as_bytes(), &matcher, &mut states, &mut visitor).unwrap();
+            for (e, t) in events.iter().zip(&tapes) {
+                walker.walk(&Event::new(e.as_bytes(), t), &matcher, &mut visitor);
             }
             visitor.0
         })
@@ -148,6 +167,7 @@ fn kind_of(name: &str) -> Vec<PiiKind> {
 
 fn emit(c: &mut Criterion) {
     let events = events(1000);
+    let tapes = tapes(&events);
     let stamp = Stamp::for_version("0123456789abcdef", true);
     let mut group = c.benchmark_group("emit");
     group.throughput(Throughput::Elements(events.len() as u64));
@@ -155,8 +175,8 @@ fn emit(c: &mut Criterion) {
         let mut out = Vec::with_capacity(1 << 20);
         b.iter(|| {
             out.clear();
-            for e in &events {
-                stamp.apply(e.as_bytes(), &mut out);
+            for (e, t) in events.iter().zip(&tapes) {
+                stamp.apply(&Event::new(e.as_bytes(), t), &mut out);
             }
             out.len()
         })

@@ -80,6 +80,10 @@ fn answers_that_break_the_contract_are_contained() {
     let reason = "module returned an invalid event: unexpected end of input at byte 17";
     assert_eq!(fates[1], Fate::DeadLettered { stage: "risky".into(), reason: reason.into() });
     assert_eq!(fates[2].delivered()["n"], 2);
+    let fates = run(&pipeline, &batch(&["bad-edit", "ok"]));
+    let reason = fates[0].reason();
+    assert!(reason.starts_with("module returned invalid edits: edit 0: the new value is not valid JSON"), "{reason}");
+    assert_eq!(fates[1].delivered()["n"], 1);
 }
 
 #[test]

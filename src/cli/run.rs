@@ -202,11 +202,9 @@ fn split_intake(all: Intake, batch_size: usize) -> Vec<Intake> {
     let mut malformed = all.malformed.into_iter().peekable();
     for start in (0..all.events.len().max(1)).step_by(batch_size) {
         let end = (start + batch_size).min(all.events.len());
-        let mut chunk = Intake {
-            events: all.events.slice(start..end),
-            lines: all.lines[start..end].to_vec(),
-            malformed: Vec::new(),
-        };
+        let mut chunk = Intake::default();
+        chunk.events = all.events.slice(start..end);
+        chunk.lines = all.lines[start..end].to_vec();
         let last_line = if end < all.events.len() { all.lines[end] } else { u64::MAX };
         while malformed.peek().is_some_and(|m| m.line < last_line) {
             chunk.malformed.push(malformed.next().expect("peeked"));

@@ -13,8 +13,8 @@ use crate::pipeline::Events;
 /// `\n`), each stamped with `stamp`.
 pub fn ndjson(events: &Events, stamp: &Stamp, out: &mut Vec<u8>) {
     out.reserve(events.byte_len() + events.len() * (stamp.len() + 2));
-    for event in events.iter() {
-        stamp.apply(event, out);
+    for i in 0..events.len() {
+        stamp.apply(&events.event(i), out);
         out.push(b'\n');
     }
 }

@@ -3,23 +3,14 @@
 //! splicing before the event's closing brace; an existing member of that name, left by
 //! an earlier pass, is replaced.
 
-use firehose_sdk::json::{self, Fields};
-use memchr::memmem;
+use firehose_sdk::json::{Event, tape};
 use serde_json::{Map, Value};
 
 /// Precomputed `firehose_metadata` text added to events.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Stamp {
     /// `"firehose_metadata":{...}`, or empty when nothing is added.
     member: Vec<u8>,
-    /// Finds `"firehose_metadata"`: where it is absent, no scan for the member is needed.
-    existing: memmem::Finder<'static>,
-}
-
-impl Default for Stamp {
-    fn default() -> Self {
-        Stamp { member: Vec::new(), existing: memmem::Finder::new(b"\"firehose_metadata\"").into_owned() }
-    }
 }
 
 impl Stamp {
@@ -35,7 +26,7 @@ impl Stamp {
         }
         let mut member = b"\"firehose_metadata\":".to_vec();
         serde_json::to_writer(&mut member, &fields).expect("metadata serializes");
-        Stamp { member, ..Stamp::default() }
+        Stamp { member }
     }
 
     /// The stamp for a pipeline version: `{rules_version}` if enabled.
@@ -57,36 +48,31 @@ impl Stamp {
         self.member.is_empty()
     }
 
-    /// Appends `event` with the stamp applied to `out`.
-    pub fn apply(&self, event: &[u8], out: &mut Vec<u8>) {
+    /// Appends `event` (with its tape) with the stamp applied to `out`.
+    pub fn apply(&self, event: &Event<'_>, out: &mut Vec<u8>) {
+        let bytes = event.bytes();
         if self.member.is_empty() {
-            out.extend_from_slice(event);
+            out.extend_from_slice(bytes);
             return;
         }
-        let Some(close) = json::closing_brace(event) else {
-            out.extend_from_slice(event);
-            return;
-        };
-        let existing = self.existing.find(event).and_then(|_| {
-            Fields::new(event, json::skip_ws(event, 0))
-                .ok()
-                .and_then(|fields| fields.map_while(Result::ok).find(|f| f.key_is(event, "firehose_metadata")))
-        });
+        let root = event.root();
+        let existing = root.members().find(|(key, _)| key.is("firehose_metadata"));
         match existing {
-            Some(field) => {
+            Some((key, value)) => {
                 // Replace `"firehose_metadata": <value>` as a whole.
-                let key_start = field.key.start - 1;
-                out.extend_from_slice(&event[..key_start]);
+                let key_start = tape::offset(event.tape(), key.entry);
+                out.extend_from_slice(&bytes[..key_start]);
                 out.extend_from_slice(&self.member);
-                out.extend_from_slice(&event[field.value.end..]);
+                out.extend_from_slice(&bytes[value.span().end..]);
             }
             None => {
-                out.extend_from_slice(&event[..close]);
-                if !json::object_is_empty(event, close) {
+                let close = root.span().end - 1;
+                out.extend_from_slice(&bytes[..close]);
+                if root.members().next().is_some() {
                     out.push(b',');
                 }
                 out.extend_from_slice(&self.member);
-                out.extend_from_slice(&event[close..]);
+                out.extend_from_slice(&bytes[close..]);
             }
         }
     }
@@ -98,8 +84,9 @@ mod tests {
     use serde_json::json;
 
     fn stamped(event: &str) -> serde_json::Value {
+        let tape = firehose_sdk::json::tape_of(event.as_bytes()).unwrap();
         let mut out = Vec::new();
-        Stamp::for_version("abc123", true).apply(event.as_bytes(), &mut out);
+        Stamp::for_version("abc123", true).apply(&Event::new(event.as_bytes(), &tape), &mut out);
         serde_json::from_slice(&out).unwrap()
     }
 
@@ -112,7 +99,8 @@ mod tests {
             json!({"b": 2, "firehose_metadata": {"rules_version": "abc123"}})
         );
         let mut out = Vec::new();
-        Stamp::for_version("abc123", false).apply(br#"{"a":1}"#, &mut out);
+        let tape = firehose_sdk::json::tape_of(br#"{"a":1}"#).unwrap();
+        Stamp::for_version("abc123", false).apply(&Event::new(br#"{"a":1}"#, &tape), &mut out);
         assert_eq!(out, br#"{"a":1}"#);
     }
 }

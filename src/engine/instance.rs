@@ -73,10 +73,12 @@ impl Instance {
         &mut self,
         events: &[u8],
         ends: &[u32],
+        tape: &[u32],
+        tape_ends: &[u32],
         context: &wit::BatchContext,
     ) -> Result<wit::BatchResult, Failure> {
         self.arm(1);
-        let result = self.bindings.call_process(&mut self.store, events, ends, context);
+        let result = self.bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 

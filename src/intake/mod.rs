@@ -17,23 +17,48 @@ pub struct Malformed {
     pub raw: Vec<u8>,
 }
 
+/// Largest event accepted by default: Amazon Data Firehose's record limit, 1,000 KiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1000 * 1024;
+
 /// Validated events with the input position of each.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Intake {
-    /// The valid events.
+    /// The valid events, with their tapes.
     pub events: Events,
     /// For each event, its 1-based line (or element) number.
     pub lines: Vec<u64>,
     /// Records that are not valid events.
     pub malformed: Vec<Malformed>,
+    /// Records longer than this are refused.
+    pub max_event_bytes: usize,
+    tape: Vec<u32>,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            events: Events::default(),
+            lines: Vec::new(),
+            malformed: Vec::new(),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            tape: Vec::new(),
+        }
+    }
 }
 
 impl Intake {
-    /// Validates one record and files it as an event or as malformed.
+    /// Validates one record and files it as an event (building its tape) or as malformed.
     pub fn add(&mut self, line: u64, record: &[u8]) {
-        match json::validate(record) {
+        let record = trim(record);
+        if record.len() > self.max_event_bytes {
+            let reason =
+                format!("event of {} bytes is larger than the {}-byte limit", record.len(), self.max_event_bytes);
+            self.malformed.push(Malformed { line, reason, raw: record.to_vec() });
+            return;
+        }
+        match json::validate_event(record, &mut self.tape) {
             Ok(()) => {
-                self.events.push(trim(record));
+                self.events.push(record, &self.tape);
                 self.lines.push(line);
             }
             Err(e) => {
@@ -145,6 +170,14 @@ mod tests {
         assert_eq!(intake.events.len(), 2);
         assert_eq!(intake.lines, vec![1, 3]);
         assert_eq!(intake.malformed[0].line, 2);
+    }
+
+    #[test]
+    fn oversized_events_are_refused_with_their_size() {
+        let mut intake = Intake { max_event_bytes: 10, ..Intake::default() };
+        ndjson(b"{\"a\": 1}\n{\"long\": \"xxxxxxxx\"}", 1, &mut intake);
+        assert_eq!(intake.events.len(), 1);
+        assert_eq!(intake.malformed[0].reason, "event of 20 bytes is larger than the 10-byte limit");
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! Running one batch through every stage of a pipeline version.
 //!
-//! Each stage gets the surviving events in one call. Kept events are passed on
-//! as-is, rewritten ones from the module's output; dropped and rejected events leave
-//! the batch with their stage recorded. When a call fails (trap, memory cap), the
-//! instance is replaced and the batch is split in halves to find the events that
-//! make it fail: only those are dead-lettered, up to a budget of retries. A call that
-//! times out dead-letters its whole batch at once, as retrying it would stall the
-//! stream for another deadline per half.
+//! Each stage gets the surviving events and their tapes in one call. Kept events pass
+//! as they are; edited events are rebuilt natively by applying the module's edits,
+//! which validates the new text and patches the tape; replaced events are validated
+//! whole. Dropped and rejected events leave the batch with their stage recorded, and
+//! so do events whose edits or replacement are invalid: modules are untrusted, and
+//! every stage (and the output) only ever sees valid JSON.
+//!
+//! When a call fails (trap, memory cap), the instance is replaced and the batch is
+//! split in halves to find the events that make it fail: only those are
+//! dead-lettered, up to a budget of retries. A call that times out dead-letters its
+//! whole batch at once, as retrying it would stall the stream for another deadline
+//! per half.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use firehose_sdk::Verdict;
-use firehose_sdk::json;
+use firehose_sdk::json::{self, Applier, Edit, EditAction};
+use firehose_sdk::{Output, Verdict};
 
 use super::native::NativeRule;
 use super::{BatchOutcome, DeadLetter, Dropped, Events, Pipeline};
@@ -28,28 +33,18 @@ pub struct Runner {
     pipeline: Arc<Pipeline>,
     instances: Vec<Option<Instance>>,
     /// Set for a runner that executes the rules natively instead of as components.
-    native: Option<Native>,
-}
-
-struct Native {
-    rules: Vec<Box<dyn NativeRule>>,
-    output: firehose_sdk::Output,
-}
-
-/// A stage's decisions for the events it was given, with the bytes of rewrites.
-#[derive(Default)]
-struct StageResult {
-    verdicts: Vec<Verdict>,
-    rewrites: Vec<u8>,
+    native: Option<Vec<Box<dyn NativeRule>>>,
+    applier: Applier,
+    tape: Vec<u32>,
 }
 
 impl Runner {
     pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>) -> Runner {
-        Runner { pipeline, instances, native: None }
+        Runner { pipeline, instances, native: None, applier: Applier::new(), tape: Vec::new() }
     }
 
     pub(super) fn native(pipeline: Arc<Pipeline>, rules: Vec<Box<dyn NativeRule>>) -> Runner {
-        Runner { pipeline, instances: Vec::new(), native: Some(Native { rules, output: firehose_sdk::Output::new() }) }
+        Runner { pipeline, instances: Vec::new(), native: Some(rules), applier: Applier::new(), tape: Vec::new() }
     }
 
     /// The version this runner runs.
@@ -57,7 +52,7 @@ impl Runner {
         &self.pipeline
     }
 
-    /// Runs `input` (validated events) through every stage.
+    /// Runs `input` (validated events with their tapes) through every stage.
     pub fn run(&mut self, input: &Events) -> BatchOutcome {
         let now_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         let context = wit::BatchContext {
@@ -79,44 +74,52 @@ impl Runner {
             if result.verdicts.iter().all(|v| *v == Verdict::Keep) {
                 continue;
             }
-            // Modules are untrusted: a rewrite must be one valid JSON object, like every
-            // event the host accepts, or the event is dead-lettered naming the stage.
-            let mut result = result;
-            for verdict in result.verdicts.iter_mut() {
-                if let Verdict::Replace { start, len } = *verdict
-                    && let Err(e) = json::validate(&result.rewrites[start as usize..(start + len) as usize])
-                {
-                    *verdict = Verdict::Reject(format!("module returned an invalid event: {e}"));
-                }
-            }
-            if let Some(ends) = contiguous_rewrites(&result.verdicts) {
-                // The module rewrote every event, in order, back to back: its output is
-                // the next batch as it stands.
-                current = Some(Events { data: result.rewrites, ends });
-                continue;
-            }
-            let mut next = Events::with_capacity(events.len(), events.byte_len() + result.rewrites.len() / 2);
+            let stage = &self.pipeline.stages[s].name;
+            let mut session = self.applier.session(&result.bytes);
+            let mut next = Events::with_capacity(events.len(), events.byte_len() + result.bytes.len());
             let mut next_origin = Vec::with_capacity(events.len());
             for (i, verdict) in result.verdicts.into_iter().enumerate() {
-                match verdict {
-                    Verdict::Keep => next.push(events.get(i)),
+                let applied = match verdict {
+                    Verdict::Keep => {
+                        next.push(events.get(i), events.tape_of(i));
+                        Ok(())
+                    }
+                    Verdict::Edit { first, count } => {
+                        let edits = &result.edits[first as usize..(first + count) as usize];
+                        let (data_len, tape_len) = (next.data.len(), next.tape.len());
+                        match session.apply(events.get(i), events.tape_of(i), edits, &mut next.data, &mut next.tape) {
+                            Ok(()) => {
+                                next.ends.push(next.data.len() as u32);
+                                next.tape_ends.push(next.tape.len() as u32);
+                                Ok(())
+                            }
+                            Err(e) => {
+                                next.data.truncate(data_len);
+                                next.tape.truncate(tape_len);
+                                Err(format!("module returned invalid edits: {e}"))
+                            }
+                        }
+                    }
                     Verdict::Replace { start, len } => {
-                        next.push(&result.rewrites[start as usize..(start + len) as usize])
+                        let bytes = &result.bytes[start as usize..(start + len) as usize];
+                        match json::validate_event(bytes, &mut self.tape) {
+                            Ok(()) => {
+                                next.push(bytes, &self.tape);
+                                Ok(())
+                            }
+                            Err(e) => Err(format!("module returned an invalid event: {e}")),
+                        }
                     }
                     Verdict::Drop => {
                         dropped.push(Dropped { index: origin[i], stage: s as u16 });
                         continue;
                     }
-                    Verdict::Reject(reason) => {
-                        dead_letters.push(DeadLetter {
-                            index: origin[i],
-                            stage: self.pipeline.stages[s].name.clone(),
-                            reason,
-                        });
-                        continue;
-                    }
+                    Verdict::Reject(reason) => Err(reason),
+                };
+                match applied {
+                    Ok(()) => next_origin.push(origin[i]),
+                    Err(reason) => dead_letters.push(DeadLetter { index: origin[i], stage: stage.clone(), reason }),
                 }
-                next_origin.push(origin[i]);
             }
             current = Some(next);
             origin = next_origin;
@@ -132,11 +135,11 @@ impl Runner {
         }
     }
 
-    fn run_stage(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> StageResult {
+    fn run_stage(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Output {
         match self.call(s, events, context) {
             Ok(result) => result,
             Err(failure) => {
-                let mut result = StageResult::default();
+                let mut result = Output::new();
                 let mut budget = ISOLATION_BUDGET;
                 self.isolate(s, events, 0..events.len(), failure, &mut budget, context, &mut result);
                 result
@@ -155,7 +158,7 @@ impl Runner {
         failure: Failure,
         budget: &mut u32,
         context: &wit::BatchContext,
-        result: &mut StageResult,
+        result: &mut Output,
     ) {
         if range.len() == 1 || failure.kind == FailureKind::Timeout || *budget < 2 {
             let reason = format!("module {}", failure.message);
@@ -167,14 +170,7 @@ impl Runner {
             *budget -= 1;
             let part = events.slice(half.clone());
             match self.call(s, &part, context) {
-                Ok(part_result) => {
-                    let base = result.rewrites.len() as u32;
-                    result.rewrites.extend_from_slice(&part_result.rewrites);
-                    result.verdicts.extend(part_result.verdicts.into_iter().map(|v| match v {
-                        Verdict::Replace { start, len } => Verdict::Replace { start: start + base, len },
-                        other => other,
-                    }));
-                }
+                Ok(part) => merge(result, part),
                 Err(failure) => self.isolate(s, events, half, failure, budget, context, result),
             }
         }
@@ -182,8 +178,8 @@ impl Runner {
 
     /// One call into stage `s`, creating its instance first if needed. A failed call
     /// discards the instance.
-    fn call(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Result<StageResult, Failure> {
-        if let Some(native) = &mut self.native {
+    fn call(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Result<Output, Failure> {
+        if let Some(rules) = &mut self.native {
             let ctx = firehose_sdk::Context {
                 now_unix_ms: context.now_unix_ms,
                 batch_id: context.batch_id.clone(),
@@ -198,13 +194,10 @@ impl Runner {
                     })
                     .collect(),
             };
-            let out = &mut native.output;
-            out.clear();
-            native.rules[s].process(&firehose_sdk::Batch::new(&events.data, &events.ends), &ctx, out);
-            return Ok(StageResult {
-                verdicts: std::mem::take(&mut out.verdicts),
-                rewrites: std::mem::take(&mut out.events),
-            });
+            let mut out = Output::new();
+            let batch = firehose_sdk::Batch::new(&events.data, &events.ends, &events.tape, &events.tape_ends);
+            rules[s].process(&batch, &ctx, &mut out);
+            return checked_native(out, events.len());
         }
         let instance = match &mut self.instances[s] {
             Some(instance) => instance,
@@ -214,7 +207,9 @@ impl Runner {
                 slot.insert(fresh)
             }
         };
-        let outcome = instance.process(&events.data, &events.ends, context).and_then(|r| checked(r, events.len()));
+        let outcome = instance
+            .process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)
+            .and_then(|r| checked(r, events.len()));
         if outcome.is_err() {
             self.instances[s] = None;
         }
@@ -222,47 +217,74 @@ impl Runner {
     }
 }
 
-/// If every verdict replaces its event and the rewrites follow each other from offset
-/// 0 without gaps, the end offsets of the rewrites.
-fn contiguous_rewrites(verdicts: &[Verdict]) -> Option<Vec<u32>> {
-    let mut ends = Vec::with_capacity(verdicts.len());
-    let mut at = 0u32;
-    for verdict in verdicts {
-        match verdict {
-            Verdict::Replace { start, len } if *start == at => {
-                at += len;
-                ends.push(at);
-            }
-            _ => return None,
-        }
-    }
-    Some(ends)
+/// Appends a part's answer to `into`, moving its offsets past what `into` holds.
+fn merge(into: &mut Output, part: Output) {
+    let byte_base = into.bytes.len() as u32;
+    let edit_base = into.edits.len() as u32;
+    into.bytes.extend_from_slice(&part.bytes);
+    into.edits.extend(part.edits.into_iter().map(|e| Edit { text_start: e.text_start + byte_base, ..e }));
+    into.verdicts.extend(part.verdicts.into_iter().map(|v| match v {
+        Verdict::Replace { start, len } => Verdict::Replace { start: start + byte_base, len },
+        Verdict::Edit { first, count } => Verdict::Edit { first: first + edit_base, count },
+        other => other,
+    }));
 }
 
-/// Converts a module's answer, refusing answers that break the contract.
-fn checked(result: wit::BatchResult, expected: usize) -> Result<StageResult, Failure> {
-    let broken = |message: String| Failure { kind: FailureKind::Trap, message };
+fn broken(message: String) -> Failure {
+    Failure { kind: FailureKind::Trap, message }
+}
+
+/// Converts a component's answer, refusing answers that break the contract.
+fn checked(result: wit::BatchResult, expected: usize) -> Result<Output, Failure> {
     if result.verdicts.len() != expected {
         return Err(broken(format!("returned {} verdicts for {} events", result.verdicts.len(), expected)));
     }
-    let limit = result.events.len() as u64;
-    let mut verdicts = Vec::with_capacity(expected);
-    for verdict in result.verdicts {
-        verdicts.push(match verdict {
+    let verdicts = result
+        .verdicts
+        .into_iter()
+        .map(|verdict| match verdict {
             wit::Verdict::Keep => Verdict::Keep,
             wit::Verdict::Drop => Verdict::Drop,
             wit::Verdict::Reject(reason) => Verdict::Reject(reason),
-            wit::Verdict::Replace(wit::Span { start, len }) => {
-                if start as u64 + len as u64 > limit {
-                    return Err(broken(format!(
-                        "returned a rewrite at {start}+{len} outside its {limit} output bytes"
-                    )));
-                }
-                Verdict::Replace { start, len }
-            }
-        });
+            wit::Verdict::Replace(wit::Span { start, len }) => Verdict::Replace { start, len },
+            wit::Verdict::Edit(wit::Span { start, len }) => Verdict::Edit { first: start, count: len },
+        })
+        .collect();
+    let edits = result
+        .edits
+        .into_iter()
+        .map(|e| Edit {
+            entry: e.entry,
+            action: match e.action {
+                wit::EditAction::SetValue => EditAction::SetValue,
+                wit::EditAction::AddMember => EditAction::AddMember,
+                wit::EditAction::RemoveMember => EditAction::RemoveMember,
+            },
+            text_start: e.text.start,
+            text_len: e.text.len,
+        })
+        .collect();
+    checked_native(Output { verdicts, bytes: result.bytes, edits }, expected)
+}
+
+/// Checks that every verdict's ranges lie inside the answer.
+fn checked_native(out: Output, expected: usize) -> Result<Output, Failure> {
+    if out.verdicts.len() != expected {
+        return Err(broken(format!("returned {} verdicts for {} events", out.verdicts.len(), expected)));
     }
-    Ok(StageResult { verdicts, rewrites: result.events })
+    let (bytes, edits) = (out.bytes.len() as u64, out.edits.len() as u64);
+    for verdict in &out.verdicts {
+        match *verdict {
+            Verdict::Replace { start, len } if start as u64 + len as u64 > bytes => {
+                return Err(broken(format!("returned a rewrite at {start}+{len} outside its {bytes} output bytes")));
+            }
+            Verdict::Edit { first, count } if first as u64 + count as u64 > edits => {
+                return Err(broken(format!("returned edits {first}+{count} outside its {edits} edits")));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 impl Drop for Runner {

@@ -8,14 +8,16 @@
 //!   was processed, added under `processing.into` (default `firehose_processing`).
 //!
 //! Added members replace existing members of the same name. Rows are serialized once
-//! at configuration, so enriching an event is a lookup and a byte splice.
+//! at configuration, so enriching an event is one pass over its top-level members
+//! (through the host's tape) and a few edits.
 
 mod config;
 mod table;
 
-use firehose_sdk::json::{self, Fields, Path, RawValue, Splices};
-use firehose_sdk::memmem;
-use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
+use std::collections::HashMap;
+
+use firehose_sdk::json::{self, Event, Path, Value};
+use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule, Text};
 
 use config::{EnrichConfig, OnMissing};
 use table::Table;
@@ -26,15 +28,10 @@ pub struct Enrich {
     lookups: Vec<Lookup>,
     /// Serialized tags and the index of their member name in `names`.
     tags: Option<(Vec<u8>, usize)>,
-    tags_into: String,
-    /// The processing member's name and its index in `names`.
-    processing_into: Option<(String, usize)>,
-    /// Top-level member names to find in each event: lookup keys, then `into` names.
+    /// The processing member's index in `names`.
+    processing: Option<usize>,
+    /// Top-level member names to find in each event: lookup keys and added members.
     names: Vec<String>,
-    /// For each name, a finder for `"name"` if the member matters only when present
-    /// (the `into` names): when the text is nowhere in the event, no scan is needed.
-    presence: Vec<Option<memmem::Finder<'static>>>,
-    splices: Splices,
 }
 
 #[derive(Debug)]
@@ -49,85 +46,94 @@ struct Lookup {
 
 #[derive(Debug)]
 enum Key {
-    /// A top-level member, found during the single top-level scan.
+    /// A top-level member: its index in `Enrich::names`.
     TopLevel(usize),
     /// A deeper JSONPath.
     Path(Path),
 }
 
-/// What one top-level scan found: the value of each wanted name.
-struct Found {
-    values: Vec<Option<std::ops::Range<usize>>>,
-    /// Which names can be in this event.
-    wanted: Vec<bool>,
+/// A value the enrichment adds.
+#[derive(Debug, Clone, Copy)]
+enum Addition {
+    Row { lookup: usize, row: usize },
+    Null,
+    Tags,
+    Facts,
+}
+
+/// Texts written once per batch and shared by the edits of all its events: for each
+/// addition, its value and its `"name": value` member form.
+#[derive(Debug, Default)]
+struct Shared {
+    rows: Vec<Vec<[Option<Text>; 2]>>,
+    others: HashMap<(usize, u8), [Option<Text>; 2]>,
 }
 
 impl Enrich {
-    /// Finds the wanted top-level members, stopping as soon as every one that can be
-    /// present has been seen.
-    fn scan_top_level(&self, event: &[u8], found: &mut Found) {
-        found.values.clear();
-        found.values.resize(self.names.len(), None);
-        found.wanted.clear();
-        found.wanted.extend(self.presence.iter().map(|p| p.as_ref().is_none_or(|f| f.find(event).is_some())));
-        let mut remaining = found.wanted.iter().filter(|w| **w).count();
-        if remaining == 0 {
-            return;
-        }
-        let Ok(fields) = Fields::new(event, json::skip_ws(event, 0)) else {
-            return;
-        };
-        for field in fields.map_while(Result::ok) {
-            let Some(i) = self.names.iter().position(|n| field.key_is(event, n)) else { continue };
-            if found.values[i].is_none() {
-                found.values[i] = Some(field.value);
-                if found.wanted[i] {
-                    remaining -= 1;
-                    if remaining == 0 {
-                        return;
-                    }
-                }
+    /// The values of the wanted top-level members, in one pass over the root.
+    fn find_members<'a>(&self, event: &Event<'a>, found: &mut Vec<Option<Value<'a>>>) {
+        found.clear();
+        found.resize(self.names.len(), None);
+        for (key, value) in event.root().members() {
+            if let Some(i) = self.names.iter().position(|n| key.is(n)) {
+                found[i].get_or_insert(value);
             }
         }
     }
 
-    /// Enriches one event, pushing its verdict to `out`.
-    fn enrich(&mut self, event: &[u8], processing: Option<&[u8]>, found: &mut Found, out: &mut Output) {
-        self.scan_top_level(event, found);
-        let Some(close) = json::closing_brace(event) else {
-            out.reject("event is not a JSON object");
-            return;
+    fn value_of<'s>(&'s self, addition: Addition, facts: &'s [u8]) -> &'s [u8] {
+        match addition {
+            Addition::Row { lookup, row } => self.lookups[lookup].table.row(row),
+            Addition::Null => b"null",
+            Addition::Tags => self.tags.as_ref().map_or(b"{}", |(tags, _)| tags),
+            Addition::Facts => facts,
+        }
+    }
+
+    /// The shared text of `addition` under member `name`, as a value or as a member.
+    fn text(
+        &self,
+        shared: &mut Shared,
+        edits: &mut Edits<'_>,
+        addition: Addition,
+        name: usize,
+        member: bool,
+        facts: &[u8],
+    ) -> Text {
+        let slot = match addition {
+            Addition::Row { lookup, row } => &mut shared.rows[lookup][row],
+            other => shared.others.entry((name, discriminant(other))).or_default(),
         };
-        let mut needs_comma = !json::object_is_empty(event, close);
-        self.splices.clear();
-        let mut put = |splices: &mut Splices, existing: Option<std::ops::Range<usize>>, into: &str, value: &[u8]| {
-            match existing {
-                Some(range) => splices.replace(range, |t| t.extend_from_slice(value)),
-                None => {
-                    splices.insert(close, |t| {
-                        if needs_comma {
-                            t.push(b',');
-                        }
-                        json::write_string(t, into);
-                        t.push(b':');
-                        t.extend_from_slice(value);
-                    });
-                    needs_comma = true;
-                }
+        if let Some(text) = slot[member as usize] {
+            return text;
+        }
+        let value = self.value_of(addition, facts);
+        let text = edits.text(|out| {
+            if member {
+                json::write_string(out, &self.names[name]);
+                out.push(b':');
             }
-        };
-        for lookup in &self.lookups {
+            out.extend_from_slice(value);
+        });
+        slot[member as usize] = Some(text);
+        text
+    }
+
+    /// Enriches one event, pushing its verdict to `out`.
+    fn enrich<'a>(&self, event: &Event<'a>, facts: &[u8], scratch: &mut Scratch<'a>, out: &mut Output) {
+        let Scratch { found, additions, shared } = scratch;
+        self.find_members(event, found);
+        additions.clear();
+        for (l, lookup) in self.lookups.iter().enumerate() {
             let key_value = match &lookup.key {
-                Key::TopLevel(i) => found.values[*i].clone().map(|r| RawValue::new(&event[r])),
-                Key::Path(path) => path.first(event),
+                Key::TopLevel(i) => found[*i],
+                Key::Path(path) => event.get(path),
             };
             let key_text = key_value.filter(|v| !v.is_null()).map(|v| v.to_text());
-            let row = key_text.as_deref().and_then(|k| lookup.table.get(k));
-            let existing = found.values[lookup.into_index].clone();
-            match (row, lookup.on_missing) {
-                (Some(row), _) => put(&mut self.splices, existing, &lookup.into, row),
+            match (key_text.as_deref().and_then(|k| lookup.table.find(k)), lookup.on_missing) {
+                (Some(row), _) => additions.push((lookup.into_index, Addition::Row { lookup: l, row })),
                 (None, OnMissing::Skip) => {}
-                (None, OnMissing::Null) => put(&mut self.splices, existing, &lookup.into, b"null"),
+                (None, OnMissing::Null) => additions.push((lookup.into_index, Addition::Null)),
                 (None, OnMissing::Reject) => {
                     out.reject(match key_text {
                         Some(k) => format!("no row for `{k}` in the table for `{}`", lookup.into),
@@ -137,19 +143,44 @@ impl Enrich {
                 }
             }
         }
-        if let Some((tags, index)) = &self.tags {
-            put(&mut self.splices, found.values[*index].clone(), &self.tags_into, tags);
+        if let Some((_, index)) = &self.tags {
+            additions.push((*index, Addition::Tags));
         }
-        if let (Some((into, index)), Some(facts)) = (&self.processing_into, processing) {
-            put(&mut self.splices, found.values[*index].clone(), into, facts);
+        if let Some(index) = self.processing {
+            additions.push((index, Addition::Facts));
         }
-        if self.splices.is_empty() {
-            out.keep();
-        } else {
-            let splices = &mut self.splices;
-            out.replace(|buf| splices.apply(event, buf));
-        }
+        let root = event.root();
+        out.edit(|edits: &mut Edits<'_>| {
+            for &(name, addition) in additions.iter() {
+                match found[name] {
+                    Some(existing) => {
+                        let text = self.text(shared, edits, addition, name, false, facts);
+                        edits.set_text(&existing, text);
+                    }
+                    None => {
+                        let text = self.text(shared, edits, addition, name, true, facts);
+                        edits.add_text(&root, text);
+                    }
+                }
+            }
+        });
     }
+}
+
+fn discriminant(addition: Addition) -> u8 {
+    match addition {
+        Addition::Row { .. } => 0,
+        Addition::Null => 1,
+        Addition::Tags => 2,
+        Addition::Facts => 3,
+    }
+}
+
+/// Per-batch working space.
+struct Scratch<'a> {
+    found: Vec<Option<Value<'a>>>,
+    additions: Vec<(usize, Addition)>,
+    shared: Shared,
 }
 
 /// The processing facts of a batch, serialized once per batch.
@@ -207,40 +238,22 @@ impl Rule for Enrich {
                 Some((serde_json::to_vec(map).expect("tags serialize"), name(&config.tags_into)))
             }
             Some(serde_json::Value::Object(_)) | None => None,
-            Some(_) => {
-                return Err(ConfigError::new("tags", "expected a map of tag names to values"));
-            }
+            Some(_) => return Err(ConfigError::new("tags", "expected a map of tag names to values")),
         };
-        let processing_into = config.processing.into_name().map(|into| {
-            let index = name(&into);
-            (into, index)
-        });
-        let lookup_keys: Vec<usize> =
-            lookups.iter().filter_map(|l| if let Key::TopLevel(i) = l.key { Some(i) } else { None }).collect();
-        let presence = (0..names.len())
-            .map(|i| {
-                (!lookup_keys.contains(&i))
-                    .then(|| memmem::Finder::new(format!("\"{}\"", names[i]).as_bytes()).into_owned())
-            })
-            .collect();
-        Ok(Enrich {
-            lookups,
-            tags,
-            tags_into: config.tags_into,
-            processing_into,
-            names,
-            presence,
-            splices: Splices::new(),
-        })
+        let processing = config.processing.into_name().map(|into| name(&into));
+        Ok(Enrich { lookups, tags, processing, names })
     }
 
     fn process(&mut self, batch: &Batch<'_>, ctx: &Context, out: &mut Output) {
         // Facts are the same for every event of the batch: serialize them once.
-        let facts = self.processing_into.is_some().then(|| processing_facts(ctx));
-        let mut found =
-            Found { values: Vec::with_capacity(self.names.len()), wanted: Vec::with_capacity(self.names.len()) };
+        let facts = if self.processing.is_some() { processing_facts(ctx) } else { Vec::new() };
+        let shared = Shared {
+            rows: self.lookups.iter().map(|l| vec![[None; 2]; l.table.len()]).collect(),
+            others: HashMap::new(),
+        };
+        let mut scratch = Scratch { found: Vec::with_capacity(self.names.len()), additions: Vec::new(), shared };
         for event in batch.iter() {
-            self.enrich(event, facts.as_deref(), &mut found, out);
+            self.enrich(&event, &facts, &mut scratch, out);
         }
     }
 }

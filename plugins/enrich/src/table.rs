@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 /// Rows by key, each already serialized.
 #[derive(Debug, Default)]
 pub struct Table {
-    rows: HashMap<String, Vec<u8>>,
+    index: HashMap<String, usize>,
+    rows: Vec<Vec<u8>>,
 }
 
 impl Table {
@@ -20,7 +21,7 @@ impl Table {
         key_column: &str,
         columns: Option<&[String]>,
     ) -> Result<Table, ConfigError> {
-        let mut table = HashMap::with_capacity(rows.len());
+        let mut table = Table { index: HashMap::with_capacity(rows.len()), rows: Vec::with_capacity(rows.len()) };
         for (i, row) in rows.iter().enumerate() {
             let key = match row.get(key_column) {
                 Some(Value::String(s)) => s.clone(),
@@ -40,7 +41,8 @@ impl Table {
                 None => row.iter().filter(|(k, _)| *k != key_column).map(|(k, v)| (k.clone(), v.clone())).collect(),
             };
             let bytes = serde_json::to_vec(&kept).expect("row serializes");
-            if table.insert(key.clone(), bytes).is_some() {
+            table.rows.push(bytes);
+            if table.index.insert(key.clone(), table.rows.len() - 1).is_some() {
                 return Err(ConfigError::new(
                     format!("table[{i}]"),
                     format!("duplicate key `{key}` in column `{key_column}`"),
@@ -59,11 +61,21 @@ impl Table {
                 ),
             ));
         }
-        Ok(Table { rows: table })
+        Ok(table)
     }
 
-    /// The serialized row for `key`.
-    pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.rows.get(key).map(Vec::as_slice)
+    /// The index of the row for `key`.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The serialized row at `index`.
+    pub fn row(&self, index: usize) -> &[u8] {
+        &self.rows[index]
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use firehose_sdk::{StageInfo, Verdict};
+use firehose_sdk::StageInfo;
 use serde_json::{Value, json};
 
 fn config() -> Value {
@@ -25,21 +25,17 @@ fn ctx() -> Context {
 }
 
 fn run(config: Value, events: &[Value]) -> Vec<Result<Value, String>> {
+    use firehose_sdk::testing::{Fate, TestBatch};
     let mut rule = Enrich::configure(&config.to_string()).unwrap();
-    let texts: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
-    let data = texts.concat();
-    let mut ends = Vec::new();
-    let mut end = 0;
-    for t in &texts {
-        end += t.len() as u32;
-        ends.push(end);
-    }
-    let mut out = Output::new();
-    rule.process(&Batch::new(&data, &ends), &ctx(), &mut out);
-    (0..texts.len())
-        .map(|i| match &out.verdicts[i] {
-            Verdict::Reject(reason) => Err(reason.clone()),
-            _ => Ok(serde_json::from_slice(out.event(i, &texts[i]).expect("kept")).expect("valid JSON")),
+    let texts: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    TestBatch::new(&texts)
+        .unwrap()
+        .run_with(&mut rule, &ctx())
+        .into_iter()
+        .map(|fate| match fate {
+            Fate::Rejected(reason) => Err(reason),
+            kept @ Fate::Kept(_) => Ok(kept.json()),
+            other => panic!("unexpected {other:?}"),
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! (so they also hold when the path selects nothing).
 
 use firehose_sdk::ConfigError;
-use firehose_sdk::json::{Kind, Path, RawValue};
+use firehose_sdk::json::{Event, Kind, Path, RawValue, Segment, Selector};
 use firehose_sdk::matching::Glob;
 use regex::Regex;
 use serde_json::Value;
@@ -26,6 +26,8 @@ pub enum Condition {
         path: Path,
         /// The test.
         test: Test,
+        /// Whether the path selects one value at most (names only).
+        single: bool,
     },
 }
 
@@ -107,25 +109,33 @@ impl Condition {
     }
 
     /// Whether the condition holds for `event`.
-    pub fn holds(&self, event: &[u8]) -> bool {
+    pub fn holds(&self, event: &Event<'_>) -> bool {
         match self {
             Condition::All(all) => all.iter().all(|c| c.holds(event)),
             Condition::Any(any) => any.iter().any(|c| c.holds(event)),
             Condition::Not(c) => !c.holds(event),
-            Condition::Test { path, test } => {
-                if path.is_fast()
-                    && !path.segments().unwrap_or_default().iter().any(|s| {
-                        !matches!(s, firehose_sdk::json::Segment::Child(firehose_sdk::json::Selector::Name(_)))
-                    })
-                {
+            Condition::Test { path, test, single } => {
+                if *single {
                     // One value at most: no need to collect.
-                    return test.holds_for(path.first(event).into_iter());
+                    return test.holds_for(event.get(path).map(|v| v.as_raw()).into_iter());
+                }
+                if path.is_fast() {
+                    let mut found = Vec::new();
+                    event.for_each(path, |v| found.push(v.as_raw()));
+                    return test.holds_for(found.into_iter());
                 }
                 let mut found = Vec::new();
-                path.for_each(event, |v| found.push(v.raw().to_vec()));
+                path.for_each(event.bytes(), |v| found.push(v.raw().to_vec()));
                 test.holds_for(found.iter().map(|raw| RawValue::new(raw)))
             }
         }
+    }
+}
+
+impl Condition {
+    fn test(path: Path, test: Test) -> Condition {
+        let single = path.segments().is_some_and(|s| s.iter().all(|s| matches!(s, Segment::Child(Selector::Name(_)))));
+        Condition::Test { path, test, single }
     }
 }
 
@@ -238,7 +248,7 @@ fn predicate(map: &serde_json::Map<String, Value>) -> Result<Condition, ConfigEr
             ));
         }
     };
-    Ok(Condition::Test { path, test })
+    Ok(Condition::test(path, test))
 }
 
 fn comparable(value: &Value, op: &str) -> Result<Literal, ConfigError> {
@@ -269,7 +279,7 @@ fn shorthand(text: &str) -> Result<Condition, ConfigError> {
         if !literal_text.is_empty() {
             return Err(ConfigError::new("", format!("unexpected `{literal_text}` after `{op}` in `{text}`")));
         }
-        return Ok(Condition::Test { path, test: Test::Exists(*op == "exists") });
+        return Ok(Condition::test(path, Test::Exists(*op == "exists")));
     }
     let value = literal(literal_text).ok_or_else(|| {
         ConfigError::new("", format!("cannot read the value `{literal_text}` in `{text}`: write a JSON value such as 20, \"CA\", 'CA' or [\"a\", \"b\"]"))
@@ -294,7 +304,7 @@ fn shorthand(text: &str) -> Result<Condition, ConfigError> {
             }
         },
     };
-    Ok(Condition::Test { path, test })
+    Ok(Condition::test(path, test))
 }
 
 /// Where the path at the start of `text` ends: at the first space outside brackets and quotes.
@@ -334,7 +344,8 @@ mod tests {
         "items": [{"price": 5}, {"price": 50}]}"#;
 
     fn holds(condition: Value) -> bool {
-        Condition::compile(&condition).unwrap().holds(EVENT)
+        let tape = firehose_sdk::json::tape_of(EVENT).unwrap();
+        Condition::compile(&condition).unwrap().holds(&Event::new(EVENT, &tape))
     }
 
     #[test]

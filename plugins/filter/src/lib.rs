@@ -8,7 +8,9 @@
 mod condition;
 mod config;
 
-use firehose_sdk::json::{self, Fields};
+use std::borrow::Cow;
+
+use firehose_sdk::json::Event;
 use firehose_sdk::matching::Glob;
 use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
 
@@ -32,7 +34,7 @@ impl Filter {
     }
 
     /// Whether `event` passes the filter.
-    pub fn keeps(&self, event: &[u8]) -> bool {
+    pub fn keeps(&self, event: &Event<'_>) -> bool {
         let (want_type, want_outcome) = self.needs_top_level();
         if want_type || want_outcome {
             let (event_type, outcome) = top_level_pair(event, want_type, want_outcome);
@@ -55,19 +57,19 @@ impl Filter {
     }
 }
 
-/// Reads the top-level `event_type` and `outcome` strings in one scan, stopping as
-/// soon as both wanted fields are found.
-fn top_level_pair(event: &[u8], want_type: bool, want_outcome: bool) -> (Option<String>, Option<String>) {
+/// Reads the top-level `event_type` and `outcome` strings in one pass over the root's
+/// members, stopping as soon as both wanted fields are found.
+fn top_level_pair<'a>(
+    event: &Event<'a>,
+    want_type: bool,
+    want_outcome: bool,
+) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
     let (mut event_type, mut outcome) = (None, None);
-    let start = json::skip_ws(event, 0);
-    let Ok(fields) = Fields::new(event, start) else {
-        return (None, None);
-    };
-    for field in fields.map_while(Result::ok) {
-        if want_type && event_type.is_none() && field.key_is(event, "event_type") {
-            event_type = json::RawValue::new(&event[field.value]).as_str().map(Into::into);
-        } else if want_outcome && outcome.is_none() && field.key_is(event, "outcome") {
-            outcome = json::RawValue::new(&event[field.value]).as_str().map(Into::into);
+    for (key, value) in event.root().members() {
+        if want_type && event_type.is_none() && key.is("event_type") {
+            event_type = value.as_str();
+        } else if want_outcome && outcome.is_none() && key.is("outcome") {
+            outcome = value.as_str();
         }
         if (event_type.is_some() || !want_type) && (outcome.is_some() || !want_outcome) {
             break;
@@ -98,7 +100,7 @@ impl Rule for Filter {
 
     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
         for event in batch.iter() {
-            if self.keeps(event) { out.keep() } else { out.drop_event() }
+            if self.keeps(&event) { out.keep() } else { out.drop_event() }
         }
     }
 }
@@ -114,6 +116,11 @@ mod tests {
         Filter::configure(&config.to_string()).unwrap()
     }
 
+    fn keeps(f: &Filter, event: &[u8]) -> bool {
+        let tape = firehose_sdk::json::tape_of(event).unwrap();
+        f.keeps(&Event::new(event, &tape))
+    }
+
     fn event(event_type: &str, outcome: &str) -> Vec<u8> {
         json!({"event_id": "e1", "event_type": event_type, "outcome": outcome, "metadata": {"buyer_response": {"price": 25}},
                "lead_data": {"state": "CA"}})
@@ -124,27 +131,27 @@ mod tests {
     #[test]
     fn includes_by_exact_and_glob_event_type() {
         let f = filter(json!({"event_type": ["source.accepted", "recipient.*"]}));
-        assert!(f.keeps(&event("source.accepted", "success")));
-        assert!(f.keeps(&event("recipient.delivered", "success")));
-        assert!(!f.keeps(&event("source.rejected", "success")));
-        assert!(!f.keeps(br#"{"no_type": 1}"#));
+        assert!(keeps(&f, &event("source.accepted", "success")));
+        assert!(keeps(&f, &event("recipient.delivered", "success")));
+        assert!(!keeps(&f, &event("source.rejected", "success")));
+        assert!(!keeps(&f, br#"{"no_type": 1}"#));
     }
 
     #[test]
     fn excludes_win_over_includes() {
         let f = filter(json!({"event_type": ["recipient.*"], "exclude_event_type": ["recipient.failed"]}));
-        assert!(f.keeps(&event("recipient.delivered", "success")));
-        assert!(!f.keeps(&event("recipient.failed", "failure")));
+        assert!(keeps(&f, &event("recipient.delivered", "success")));
+        assert!(!keeps(&f, &event("recipient.failed", "failure")));
     }
 
     #[test]
     fn filters_by_outcome() {
         let f = filter(json!({"outcome": ["success"], "exclude_outcome": ["error"]}));
-        assert!(f.keeps(&event("x", "success")));
-        assert!(!f.keeps(&event("x", "failure")));
+        assert!(keeps(&f, &event("x", "success")));
+        assert!(!keeps(&f, &event("x", "failure")));
         let f = filter(json!({"exclude_outcome": ["error"]}));
-        assert!(f.keeps(&event("x", "failure")));
-        assert!(!f.keeps(&event("x", "error")));
+        assert!(keeps(&f, &event("x", "failure")));
+        assert!(!keeps(&f, &event("x", "error")));
     }
 
     #[test]
@@ -152,10 +159,10 @@ mod tests {
         let f = filter(
             json!({"event_type": ["recipient.*"], "outcome": ["success"], "where": "$.metadata.buyer_response.price > 20"}),
         );
-        assert!(f.keeps(&event("recipient.delivered", "success")));
-        assert!(!f.keeps(&event("recipient.delivered", "failure")));
+        assert!(keeps(&f, &event("recipient.delivered", "success")));
+        assert!(!keeps(&f, &event("recipient.delivered", "failure")));
         let f = filter(json!({"where": "$.metadata.buyer_response.price > 30"}));
-        assert!(!f.keeps(&event("recipient.delivered", "success")));
+        assert!(!keeps(&f, &event("recipient.delivered", "success")));
     }
 
     #[test]
@@ -171,18 +178,12 @@ mod tests {
 
     #[test]
     fn processes_a_batch_with_one_verdict_per_event() {
+        use firehose_sdk::testing::{Fate, TestBatch};
         let mut f = filter(json!({"event_type": ["keep"]}));
-        let events = [event("keep", "s"), event("drop", "s"), event("keep", "s")];
-        let data: Vec<u8> = events.concat();
-        let mut ends = Vec::new();
-        let mut end = 0;
-        for e in &events {
-            end += e.len() as u32;
-            ends.push(end);
-        }
-        let mut out = Output::new();
-        f.process(&Batch::new(&data, &ends), &Context::default(), &mut out);
-        use firehose_sdk::Verdict::*;
-        assert_eq!(out.verdicts, vec![Keep, Drop, Keep]);
+        let batch = TestBatch::new(&[event("keep", "s"), event("drop", "s"), event("keep", "s")]).unwrap();
+        let fates = batch.run(&mut f);
+        assert!(matches!(fates[0], Fate::Kept(_)));
+        assert_eq!(fates[1], Fate::Dropped);
+        assert!(matches!(fates[2], Fate::Kept(_)));
     }
 }

@@ -7,16 +7,15 @@
 //!   listed in `detect` (SSN, e-mail, phone, Luhn-valid card), each masked with its
 //!   own strategy. `skip` lists paths never scanned.
 //!
-//! Each event is walked once; only masked values are rewritten (byte splices), so an
-//! event without PII passes unchanged at the cost of one scan.
+//! Each event is walked once over the host's tape; only masked values become edits,
+//! so an event without PII passes unchanged and costs one pass over its index plus a
+//! prefilter over its strings' bytes.
 
 mod config;
 
-use std::ops::Range;
-
-use firehose_sdk::json::{self, PathMatcher, Splices, State, Visitor};
+use firehose_sdk::json::{self, Event, PathMatcher, Value, Visitor, Walker};
 use firehose_sdk::pii::{self, Detectors, Found, Masker, PiiKind, Strategy};
-use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
+use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule};
 
 /// The configured masking.
 #[derive(Debug)]
@@ -32,8 +31,7 @@ pub struct PiiMask {
 
 #[derive(Debug, Default)]
 struct Scratch {
-    states: Vec<State>,
-    splices: Splices,
+    walker: Walker,
     found: Vec<Found>,
     text: String,
 }
@@ -47,23 +45,15 @@ fn kind_slot(kind: PiiKind) -> usize {
     }
 }
 
-struct MaskVisitor<'a> {
-    rule: &'a PiiMask,
-    splices: &'a mut Splices,
-    found: &'a mut Vec<Found>,
-    text: &'a mut String,
+struct MaskVisitor<'r, 'e, 'o> {
+    rule: &'r PiiMask,
+    edits: &'e mut Edits<'o>,
+    found: &'r mut Vec<Found>,
+    text: &'r mut String,
 }
 
-impl MaskVisitor<'_> {
-    fn replace_with_text(&mut self, range: Range<usize>) {
-        let text = &*self.text;
-        self.splices.replace(range, |out| json::write_string(out, text));
-    }
-}
-
-impl Visitor for MaskVisitor<'_> {
-    fn string(&mut self, event: &[u8], range: Range<usize>, escaped: bool, matched: Option<usize>) {
-        let raw = &event[range.start + 1..range.end - 1];
+impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
+    fn string(&mut self, value: Value<'a>, matched: Option<usize>) {
         let rule = self.rule;
         let strategy = match matched {
             Some(field) if field < rule.strategies.len() => Some(rule.strategies[field]),
@@ -71,8 +61,9 @@ impl Visitor for MaskVisitor<'_> {
             None if rule.detectors.is_empty() => return,
             None => None,
         };
-        let decoded = if escaped {
-            match json::unescape(raw) {
+        let body = value.str_body().unwrap_or_default();
+        let decoded = if value.is_escaped() {
+            match json::unescape(body) {
                 Some(text) => Some(text),
                 None => return,
             }
@@ -82,61 +73,52 @@ impl Visitor for MaskVisitor<'_> {
         if strategy.is_none() {
             // Most strings hold no personal data: look at the bytes before anything else.
             self.found.clear();
-            rule.detectors.find_bytes(decoded.as_deref().map_or(raw, str::as_bytes), self.found);
+            rule.detectors.find_bytes(decoded.as_deref().map_or(body, str::as_bytes), self.found);
             if self.found.is_empty() {
                 return;
             }
         }
-        let value: &str = match &decoded {
+        let text: &str = match &decoded {
             Some(text) => text,
             // The host validated the event, so a string body without escapes is UTF-8.
-            None => match std::str::from_utf8(raw) {
+            None => match std::str::from_utf8(body) {
                 Ok(text) => text,
                 Err(_) => return,
             },
         };
         self.text.clear();
         match strategy {
-            Some(strategy) => rule.masker.mask(strategy, value, self.text),
+            Some(strategy) => rule.masker.mask(strategy, text, self.text),
             None => {
                 let strategy_for = |kind| rule.detect_strategy[kind_slot(kind)];
-                pii::mask_findings(value, self.found, &rule.masker, strategy_for, self.text);
+                pii::mask_findings(text, self.found, &rule.masker, strategy_for, self.text);
             }
         }
-        self.replace_with_text(range);
+        self.edits.set_str(&value, self.text);
     }
 
-    fn scalar(&mut self, event: &[u8], range: Range<usize>, matched: Option<usize>) {
-        let Some(field) = matched.filter(|&f| f < self.rule.strategies.len()) else {
-            return;
-        };
-        let raw = &event[range.clone()];
-        if !raw.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-') {
+    fn scalar(&mut self, value: Value<'a>, matched: Option<usize>) {
+        let Some(field) = matched.filter(|&f| f < self.rule.strategies.len()) else { return };
+        if value.as_f64().is_none() {
             return; // true / false / null carry no personal data.
         }
-        let value = std::str::from_utf8(raw).unwrap_or_default();
+        let text = String::from_utf8_lossy(value.raw());
         self.text.clear();
-        self.rule.masker.mask(self.rule.strategies[field], value, self.text);
-        self.replace_with_text(range);
+        self.rule.masker.mask(self.rule.strategies[field], &text, self.text);
+        self.edits.set_str(&value, self.text);
     }
 }
 
 impl PiiMask {
     /// Masks one event, pushing its verdict to `out`.
-    fn mask_event(&mut self, event: &[u8], out: &mut Output) {
+    fn mask_event(&mut self, event: &Event<'_>, out: &mut Output) {
         // The visitor reads the configuration while writing to the scratch buffers.
         let mut scratch = std::mem::take(&mut self.scratch);
-        let Scratch { states, splices, found, text } = &mut scratch;
-        splices.clear();
-        let mut visitor = MaskVisitor { rule: self, splices, found, text };
-        let result = json::walk(event, &self.matcher, states, &mut visitor);
-        if let Err(e) = result {
-            out.reject(format!("cannot scan event for personal data: {e}"));
-        } else if splices.is_empty() {
-            out.keep();
-        } else {
-            out.replace(|buf| splices.apply(event, buf));
-        }
+        let Scratch { walker, found, text } = &mut scratch;
+        out.edit(|edits| {
+            let mut visitor = MaskVisitor { rule: self, edits, found, text };
+            walker.walk(event, &self.matcher, &mut visitor);
+        });
         self.scratch = scratch;
     }
 }
@@ -152,7 +134,7 @@ impl Rule for PiiMask {
 
     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
         for event in batch.iter() {
-            self.mask_event(event, out);
+            self.mask_event(&event, out);
         }
     }
 }

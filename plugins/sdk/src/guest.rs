@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use crate::json::EditAction;
 use crate::{Batch, ConfigError, Context, Output, Rule, StageInfo, Verdict};
 
 #[doc(hidden)]
@@ -41,6 +42,8 @@ pub fn process<R: Rule>(
     slot: &RefCell<Option<R>>,
     events: Vec<u8>,
     ends: Vec<u32>,
+    tape: Vec<u32>,
+    tape_ends: Vec<u32>,
     context: wit::BatchContext,
 ) -> wit::BatchResult {
     let mut output = Output::new();
@@ -58,7 +61,7 @@ pub fn process<R: Rule>(
                     .map(|s| StageInfo { stage: s.stage, module: s.module, version: s.version })
                     .collect(),
             };
-            rule.process(&Batch::new(&events, &ends), &ctx, &mut output);
+            rule.process(&Batch::new(&events, &ends, &tape, &tape_ends), &ctx, &mut output);
         }
         None => ends.iter().for_each(|_| output.reject("module used before it was configured")),
     }
@@ -71,11 +74,25 @@ pub fn process<R: Rule>(
         .map(|v| match v {
             Verdict::Keep => wit::Verdict::Keep,
             Verdict::Drop => wit::Verdict::Drop,
+            Verdict::Edit { first, count } => wit::Verdict::Edit(wit::Span { start: first, len: count }),
             Verdict::Replace { start, len } => wit::Verdict::Replace(wit::Span { start, len }),
             Verdict::Reject(reason) => wit::Verdict::Reject(reason),
         })
         .collect();
-    wit::BatchResult { verdicts, events: output.events }
+    let edits = output
+        .edits
+        .into_iter()
+        .map(|e| wit::Edit {
+            entry: e.entry,
+            action: match e.action {
+                EditAction::SetValue => wit::EditAction::SetValue,
+                EditAction::AddMember => wit::EditAction::AddMember,
+                EditAction::RemoveMember => wit::EditAction::RemoveMember,
+            },
+            text: wit::Span { start: e.text_start, len: e.text_len },
+        })
+        .collect();
+    wit::BatchResult { verdicts, bytes: output.bytes, edits }
 }
 
 /// Sends one log line to the host.

@@ -17,13 +17,14 @@ pub mod log;
 pub mod matching;
 pub mod pii;
 mod rule;
+pub mod testing;
 
 /// Substring search (SIMD where available), re-exported for rules: a quick "is this
 /// text anywhere in the event?" often saves a scan.
 pub use memchr::memmem;
 
 pub use config::ConfigError;
-pub use rule::{Batch, Context, ModuleInfo, Output, Rule, StageInfo, Verdict};
+pub use rule::{Batch, Context, Edits, ModuleInfo, Output, Rule, StageInfo, Text, Verdict};
 
 /// [`ModuleInfo`] for the calling crate, from its `Cargo.toml` name, version and description.
 #[macro_export]
@@ -86,8 +87,14 @@ macro_rules! export_rule {
                     RULE.with(|slot| $crate::guest::configure::<$rule>(slot, config))
                 }
 
-                fn process(events: Vec<u8>, ends: Vec<u32>, context: wit::BatchContext) -> wit::BatchResult {
-                    RULE.with(|slot| $crate::guest::process::<$rule>(slot, events, ends, context))
+                fn process(
+                    events: Vec<u8>,
+                    ends: Vec<u32>,
+                    tape: Vec<u32>,
+                    tape_ends: Vec<u32>,
+                    context: wit::BatchContext,
+                ) -> wit::BatchResult {
+                    RULE.with(|slot| $crate::guest::process::<$rule>(slot, events, ends, tape, tape_ends, context))
                 }
             }
 

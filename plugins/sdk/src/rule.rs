@@ -2,6 +2,7 @@
 //! batches, deciding keep / drop / replace / reject for each event.
 
 use crate::ConfigError;
+use crate::json::{self, Edit, EditAction, Event, Key, Value};
 
 /// Name, version and purpose of a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +39,20 @@ pub struct Context {
     pub stages: Vec<StageInfo>,
 }
 
-/// Events of one batch, stored back to back.
+/// Events of one batch, stored back to back, with their tapes.
 #[derive(Debug, Clone, Copy)]
 pub struct Batch<'a> {
     events: &'a [u8],
     ends: &'a [u32],
+    tape: &'a [u32],
+    tape_ends: &'a [u32],
 }
 
 impl<'a> Batch<'a> {
-    /// A batch over `events`, where event `i` ends at `ends[i]`.
-    pub fn new(events: &'a [u8], ends: &'a [u32]) -> Self {
-        Self { events, ends }
+    /// A batch over `events`, where event `i` ends at `ends[i]` and its tape ends at
+    /// word `tape_ends[i]` of `tape`.
+    pub fn new(events: &'a [u8], ends: &'a [u32], tape: &'a [u32], tape_ends: &'a [u32]) -> Self {
+        Self { events, ends, tape, tape_ends }
     }
 
     /// Number of events.
@@ -61,20 +65,17 @@ impl<'a> Batch<'a> {
         self.ends.is_empty()
     }
 
-    /// The bytes of event `i`.
-    pub fn get(&self, i: usize) -> &'a [u8] {
+    /// Event `i`.
+    pub fn get(&self, i: usize) -> Event<'a> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.events[start..self.ends[i] as usize]
+        let tape_start = if i == 0 { 0 } else { self.tape_ends[i - 1] as usize };
+        Event::new(&self.events[start..self.ends[i] as usize], &self.tape[tape_start..self.tape_ends[i] as usize])
     }
 
     /// The events in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
-        let events = self.events;
-        let ends = self.ends;
-        (0..ends.len()).map(move |i| {
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            &events[start..ends[i] as usize]
-        })
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event<'a>> + 'a {
+        let batch = *self;
+        (0..batch.len()).map(move |i| batch.get(i))
     }
 }
 
@@ -85,7 +86,14 @@ pub enum Verdict {
     Keep,
     /// Remove the event (filtered out by a rule).
     Drop,
-    /// Pass on the rewritten event stored at `start..start + len` of [`Output::events`].
+    /// Pass on the event with the edits `Output::edits[first..first + count]` applied.
+    Edit {
+        /// Index of the event's first edit.
+        first: u32,
+        /// Number of edits.
+        count: u32,
+    },
+    /// Pass on the rewritten event stored at `start..start + len` of [`Output::bytes`].
     Replace {
         /// Offset of the rewritten event.
         start: u32,
@@ -96,13 +104,16 @@ pub enum Verdict {
     Reject(String),
 }
 
-/// A module's answer for a batch: one verdict per event plus rewritten bytes.
+/// A module's answer for a batch: one verdict per event, plus the edits and bytes
+/// the verdicts refer to.
 #[derive(Debug, Default, Clone)]
 pub struct Output {
     /// One verdict per input event, in order.
     pub verdicts: Vec<Verdict>,
-    /// Bytes of rewritten events.
-    pub events: Vec<u8>,
+    /// New text of edits and rewritten events.
+    pub bytes: Vec<u8>,
+    /// Edits of all events, referred to by [`Verdict::Edit`].
+    pub edits: Vec<Edit>,
 }
 
 impl Output {
@@ -114,7 +125,8 @@ impl Output {
     /// Empties the output, keeping its allocations.
     pub fn clear(&mut self) {
         self.verdicts.clear();
-        self.events.clear();
+        self.bytes.clear();
+        self.edits.clear();
     }
 
     /// The next event passes unchanged.
@@ -132,22 +144,119 @@ impl Output {
         self.verdicts.push(Verdict::Reject(reason.into()));
     }
 
-    /// The next event is replaced by the bytes `write` appends (one JSON object).
-    pub fn replace(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        let start = self.events.len();
-        write(&mut self.events);
-        let len = self.events.len() - start;
-        self.verdicts.push(Verdict::Replace { start: start as u32, len: len as u32 });
+    /// Writes a text once for many edits of this batch (a row, a tag set): the host
+    /// then validates it once instead of once per event.
+    pub fn text(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Text {
+        let start = self.bytes.len();
+        write(&mut self.bytes);
+        Text { start: start as u32, len: (self.bytes.len() - start) as u32 }
     }
 
-    /// The bytes the event at `index` ends up with, given its input bytes.
-    /// `None` if it was dropped or rejected.
-    pub fn event<'a>(&'a self, index: usize, input: &'a [u8]) -> Option<&'a [u8]> {
-        match self.verdicts.get(index)? {
-            Verdict::Keep => Some(input),
-            Verdict::Replace { start, len } => Some(&self.events[*start as usize..(*start + *len) as usize]),
-            Verdict::Drop | Verdict::Reject(_) => None,
+    /// The next event is changed by the edits `make` records (kept as is if none).
+    pub fn edit(&mut self, make: impl FnOnce(&mut Edits<'_>)) {
+        let first = self.edits.len();
+        make(&mut Edits { bytes: &mut self.bytes, edits: &mut self.edits });
+        let count = self.edits.len() - first;
+        self.verdicts.push(if count == 0 {
+            Verdict::Keep
+        } else {
+            Verdict::Edit { first: first as u32, count: count as u32 }
+        });
+    }
+
+    /// The next event is replaced by the bytes `write` appends (one JSON object). The
+    /// host re-parses the whole event: prefer [`Output::edit`] where it can express
+    /// the change.
+    pub fn replace(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.bytes.len();
+        write(&mut self.bytes);
+        let len = self.bytes.len() - start;
+        self.verdicts.push(Verdict::Replace { start: start as u32, len: len as u32 });
+    }
+}
+
+/// A text in the output, written once with [`Output::text`] or [`Edits::text`] and used
+/// by any number of edits of the same batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    start: u32,
+    len: u32,
+}
+
+/// The edits of one event, recorded by [`Output::edit`]. Values are named by the
+/// [`Value`]s and [`Key`]s read from the event.
+pub struct Edits<'o> {
+    bytes: &'o mut Vec<u8>,
+    edits: &'o mut Vec<Edit>,
+}
+
+impl Edits<'_> {
+    fn record(&mut self, entry: usize, action: EditAction, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.bytes.len();
+        write(self.bytes);
+        let len = self.bytes.len() - start;
+        self.edits.push(Edit { entry: entry as u32, action, text_start: start as u32, text_len: len as u32 });
+    }
+
+    /// Replaces `value` with the JSON value `write` appends.
+    pub fn set_with(&mut self, value: &Value<'_>, write: impl FnOnce(&mut Vec<u8>)) {
+        self.record(value.entry(), EditAction::SetValue, write)
+    }
+
+    /// Replaces `value` with the string `text`.
+    pub fn set_str(&mut self, value: &Value<'_>, text: &str) {
+        self.set_with(value, |out| json::write_string(out, text))
+    }
+
+    /// Appends the member `key` with the JSON value `write` appends to `object`.
+    /// Use [`Edits::put_with`] unless `object` is known not to have `key`.
+    pub fn add_with(&mut self, object: &Value<'_>, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        self.record(object.entry(), EditAction::AddMember, |out| {
+            json::write_string(out, key);
+            out.push(b':');
+            write(out);
+        })
+    }
+
+    /// Sets member `key` of `object` to the JSON value `write` appends, replacing its
+    /// value if the member exists and adding it otherwise.
+    pub fn put_with(&mut self, object: &Value<'_>, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        match object.member(key) {
+            Some(existing) => self.set_with(&existing, write),
+            None => self.add_with(object, key, write),
         }
+    }
+
+    /// Writes a text for this and later edits of the batch; see [`Output::text`].
+    pub fn text(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Text {
+        let start = self.bytes.len();
+        write(self.bytes);
+        Text { start: start as u32, len: (self.bytes.len() - start) as u32 }
+    }
+
+    /// Replaces `value` with `text`, a JSON value.
+    pub fn set_text(&mut self, value: &Value<'_>, text: Text) {
+        self.edits.push(Edit {
+            entry: value.entry() as u32,
+            action: EditAction::SetValue,
+            text_start: text.start,
+            text_len: text.len,
+        });
+    }
+
+    /// Appends `member`, a text `"key": value`, to `object`.
+    pub fn add_text(&mut self, object: &Value<'_>, member: Text) {
+        self.edits.push(Edit {
+            entry: object.entry() as u32,
+            action: EditAction::AddMember,
+            text_start: member.start,
+            text_len: member.len,
+        });
+    }
+
+    /// Removes the member whose key is `key`.
+    pub fn remove(&mut self, key: &Key<'_>) {
+        self.edits.push(Edit { entry: key.entry as u32, action: EditAction::RemoveMember, text_start: 0, text_len: 0 });
     }
 }
 

@@ -1,27 +1,33 @@
 //! Reading and editing events as JSON bytes, without building a tree.
 //!
-//! Every stage of a pipeline receives events as bytes. Parsing each event into a tree
-//! and serializing it back costs microseconds per stage; instead rules look up only
-//! the fields they need ([`Path`], [`RawValue`]), walk scalars when they must see all
-//! of them ([`walk`]), and rewrite events by splicing bytes ([`Splices`]).
+//! Every stage of a pipeline receives events as bytes plus a [tape] the host built
+//! while validating them. Parsing each event into a tree and serializing it back costs
+//! microseconds per stage; instead rules look up only the fields they need through the
+//! tape ([`Event`], [`Path`]), walk scalars when they must see all of them
+//! ([`Walker`]), and change events with [`Edit`]s the host applies natively.
 
 mod edit;
+mod edits;
+mod event;
 mod matcher;
 mod path;
 mod scan;
 mod string;
+pub mod tape;
 mod validate;
 mod value;
 mod walk;
 
 pub use edit::Splices;
+pub use edits::{Applier, Edit, EditAction};
+pub use event::{Event, Key, Members, Value, tape_of};
 pub use matcher::{PathMatcher, State, Step};
 pub use path::{Path, PathError, Segment, Selector};
 pub use scan::{Error, Field, Fields, Items, scan_string, skip_value, skip_ws};
 pub use string::{unescape, write_string, write_string_body};
-pub use validate::{MAX_DEPTH, validate};
+pub use validate::{MAX_DEPTH, validate, validate_event, validate_member, validate_value};
 pub use value::{Kind, RawValue, root};
-pub use walk::{Visitor, walk};
+pub use walk::{Visitor, Walker};
 
 /// Index of the closing `}` of an event's root object, where new members can be
 /// inserted; `None` if the event does not end with `}`.

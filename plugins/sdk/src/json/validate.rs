@@ -4,6 +4,7 @@
 //! without re-checking them. It is a single pass that builds nothing.
 
 use super::scan::{Error, err, find_string_stop, skip_ws};
+use super::tape;
 
 /// Deepest nesting of objects and arrays accepted; deeper input is refused rather
 /// than risking the stack of whoever walks it later.
@@ -12,6 +13,16 @@ pub const MAX_DEPTH: usize = 128;
 /// Checks that `text` is exactly one JSON object (surrounding whitespace allowed),
 /// with valid UTF-8, valid escapes and numbers, and nesting no deeper than [`MAX_DEPTH`].
 pub fn validate(text: &[u8]) -> Result<(), Error> {
+    validate_event(text, &mut Vec::new())
+}
+
+/// Like [`validate`], and writes the event's [tape](super::tape) to `tape` (cleared
+/// first). Offsets are relative to `text`.
+pub fn validate_event(text: &[u8], tape: &mut Vec<u32>) -> Result<(), Error> {
+    tape.clear();
+    if text.len() > tape::MAX_EVENT_BYTES {
+        return err(0, "event larger than 256 MiB");
+    }
     if let Err(e) = std::str::from_utf8(text) {
         return err(e.valid_up_to(), "invalid UTF-8");
     }
@@ -21,7 +32,7 @@ pub fn validate(text: &[u8]) -> Result<(), Error> {
         Some(b'{') => {}
         Some(_) => return err(start, "an event must be a JSON object"),
     }
-    let end = value(text, start, 0)?;
+    let end = Validator { b: text, tape }.value(start, 0)?;
     let end = skip_ws(text, end);
     if end != text.len() {
         return err(end, "unexpected data after the JSON object");
@@ -29,71 +40,158 @@ pub fn validate(text: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn value(b: &[u8], i: usize, depth: usize) -> Result<usize, Error> {
-    match b.get(i) {
-        Some(b'{') => object(b, i, depth + 1),
-        Some(b'[') => array(b, i, depth + 1),
-        Some(b'"') => string(b, i),
-        Some(b't') => literal(b, i, b"true"),
-        Some(b'f') => literal(b, i, b"false"),
-        Some(b'n') => literal(b, i, b"null"),
-        Some(b'-' | b'0'..=b'9') => number(b, i),
-        Some(_) => err(i, "expected a JSON value"),
-        None => err(i, "unexpected end of input"),
+/// Validates `text` as exactly one JSON value of any type (a fragment a module wants
+/// to put into an event) and appends its tape to `tape`, offsets relative to `text`.
+pub fn validate_value(text: &[u8], tape: &mut Vec<u32>) -> Result<(), Error> {
+    if let Err(e) = std::str::from_utf8(text) {
+        return err(e.valid_up_to(), "invalid UTF-8");
     }
+    let start = skip_ws(text, 0);
+    let end = Validator { b: text, tape }.value(start, 0)?;
+    if skip_ws(text, end) != text.len() {
+        return err(end, "unexpected data after the value");
+    }
+    Ok(())
 }
 
-fn object(b: &[u8], open: usize, depth: usize) -> Result<usize, Error> {
-    if depth > MAX_DEPTH {
-        return err(open, "nesting too deep");
+/// Validates `text` as exactly one object member, `"key": value`, and appends its tape
+/// (the key entry, then the value's) to `tape`.
+pub fn validate_member(text: &[u8], tape: &mut Vec<u32>) -> Result<(), Error> {
+    if let Err(e) = std::str::from_utf8(text) {
+        return err(e.valid_up_to(), "invalid UTF-8");
     }
-    let mut i = skip_ws(b, open + 1);
-    if b.get(i) == Some(&b'}') {
-        return Ok(i + 1);
+    let mut v = Validator { b: text, tape };
+    let start = skip_ws(text, 0);
+    if text.get(start) != Some(&b'"') {
+        return err(start, "a member starts with a string key");
     }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return err(i, "expected a string key");
-        }
-        i = skip_ws(b, string(b, i)?);
-        if b.get(i) != Some(&b':') {
-            return err(i, "expected `:` after key");
-        }
-        i = skip_ws(b, i + 1);
-        i = skip_ws(b, value(b, i, depth)?);
+    let after_key = v.key(start)?;
+    let colon = skip_ws(text, after_key);
+    if text.get(colon) != Some(&b':') {
+        return err(colon, "expected `:` after key");
+    }
+    let end = v.value(skip_ws(text, colon + 1), 0)?;
+    if skip_ws(text, end) != text.len() {
+        return err(end, "unexpected data after the member");
+    }
+    Ok(())
+}
+
+struct Validator<'a> {
+    b: &'a [u8],
+    tape: &'a mut Vec<u32>,
+}
+
+impl Validator<'_> {
+    fn value(&mut self, i: usize, depth: usize) -> Result<usize, Error> {
+        let b = self.b;
         match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Ok(i + 1),
-            _ => return err(i, "expected `,` or `}` in object"),
+            Some(b'{') => self.object(i, depth + 1),
+            Some(b'[') => self.array(i, depth + 1),
+            Some(b'"') => {
+                let (end, escaped) = string(b, i)?;
+                tape::push(self.tape, i, if escaped { tape::STRING_ESCAPED } else { tape::STRING }, end);
+                Ok(end)
+            }
+            Some(b't') => self.literal(i, b"true", tape::TRUE),
+            Some(b'f') => self.literal(i, b"false", tape::FALSE),
+            Some(b'n') => self.literal(i, b"null", tape::NULL),
+            Some(b'-' | b'0'..=b'9') => {
+                let end = number(b, i)?;
+                tape::push(self.tape, i, tape::NUMBER, end);
+                Ok(end)
+            }
+            Some(_) => err(i, "expected a JSON value"),
+            None => err(i, "unexpected end of input"),
+        }
+    }
+
+    fn key(&mut self, i: usize) -> Result<usize, Error> {
+        let (end, escaped) = string(self.b, i)?;
+        tape::push(self.tape, i, if escaped { tape::KEY_ESCAPED } else { tape::KEY }, end);
+        Ok(end)
+    }
+
+    fn object(&mut self, open: usize, depth: usize) -> Result<usize, Error> {
+        if depth > MAX_DEPTH {
+            return err(open, "nesting too deep");
+        }
+        let b = self.b;
+        let entry = tape::len(self.tape);
+        tape::push(self.tape, open, tape::OBJECT, 0);
+        let mut i = skip_ws(b, open + 1);
+        if b.get(i) != Some(&b'}') {
+            loop {
+                if b.get(i) != Some(&b'"') {
+                    return err(i, "expected a string key");
+                }
+                i = skip_ws(b, self.key(i)?);
+                if b.get(i) != Some(&b':') {
+                    return err(i, "expected `:` after key");
+                }
+                i = skip_ws(b, i + 1);
+                i = skip_ws(b, self.value(i, depth)?);
+                match b.get(i) {
+                    Some(b',') => i = skip_ws(b, i + 1),
+                    Some(b'}') => break,
+                    _ => return err(i, "expected `,` or `}` in object"),
+                }
+            }
+        }
+        self.close(entry, i, tape::OBJECT_END);
+        Ok(i + 1)
+    }
+
+    fn array(&mut self, open: usize, depth: usize) -> Result<usize, Error> {
+        if depth > MAX_DEPTH {
+            return err(open, "nesting too deep");
+        }
+        let b = self.b;
+        let entry = tape::len(self.tape);
+        tape::push(self.tape, open, tape::ARRAY, 0);
+        let mut i = skip_ws(b, open + 1);
+        if b.get(i) != Some(&b']') {
+            loop {
+                i = skip_ws(b, self.value(i, depth)?);
+                match b.get(i) {
+                    Some(b',') => i = skip_ws(b, i + 1),
+                    Some(b']') => break,
+                    _ => return err(i, "expected `,` or `]` in array"),
+                }
+            }
+        }
+        self.close(entry, i, tape::ARRAY_END);
+        Ok(i + 1)
+    }
+
+    fn close(&mut self, start_entry: usize, at: usize, tag: u32) {
+        let end_entry = tape::len(self.tape);
+        tape::push(self.tape, at, tag, start_entry);
+        self.tape[2 * start_entry + 1] = end_entry as u32;
+    }
+
+    fn literal(&mut self, i: usize, word: &[u8], tag: u32) -> Result<usize, Error> {
+        if self.b.get(i..i + word.len()) == Some(word) {
+            tape::push(self.tape, i, tag, i + word.len());
+            Ok(i + word.len())
+        } else {
+            err(i, "invalid literal (expected true, false or null)")
         }
     }
 }
 
-fn array(b: &[u8], open: usize, depth: usize) -> Result<usize, Error> {
-    if depth > MAX_DEPTH {
-        return err(open, "nesting too deep");
-    }
-    let mut i = skip_ws(b, open + 1);
-    if b.get(i) == Some(&b']') {
-        return Ok(i + 1);
-    }
-    loop {
-        i = skip_ws(b, value(b, i, depth)?);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b']') => return Ok(i + 1),
-            _ => return err(i, "expected `,` or `]` in array"),
-        }
-    }
-}
-
-fn string(b: &[u8], open: usize) -> Result<usize, Error> {
+/// Checks the string whose quote is at `open`; returns its end and whether it has escapes.
+fn string(b: &[u8], open: usize) -> Result<(usize, bool), Error> {
     let mut j = open + 1;
+    let mut escaped = false;
     loop {
         j = find_string_stop(b, j);
         match b.get(j) {
-            Some(b'"') => return Ok(j + 1),
-            Some(b'\\') => j = escape(b, j)?,
+            Some(b'"') => return Ok((j + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                j = escape(b, j)?;
+            }
             Some(_) => return err(j, "control character in string (escape it)"),
             None => return err(open, "unterminated string"),
         }
@@ -137,14 +235,6 @@ pub(crate) fn hex4(b: &[u8], i: usize) -> Result<u16, Error> {
         unit = unit << 4 | v as u16;
     }
     Ok(unit)
-}
-
-fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, Error> {
-    if b.get(i..i + word.len()) == Some(word) {
-        Ok(i + word.len())
-    } else {
-        err(i, "invalid literal (expected true, false or null)")
-    }
 }
 
 fn number(b: &[u8], i: usize) -> Result<usize, Error> {
@@ -227,6 +317,42 @@ mod tests {
             assert!(serde_json::from_str::<serde_json::Value>(text).is_err() || !text.trim_start().starts_with('{'));
             assert!(validate(text.as_bytes()).is_err(), "accepted {text:?}");
         }
+    }
+
+    #[test]
+    fn builds_the_tape_while_validating() {
+        use crate::json::tape::*;
+        let text = br#"{"a": [1, "x\ny"], "b": {}, "c": null}"#;
+        let mut t = Vec::new();
+        validate_event(text, &mut t).unwrap();
+        let tags: Vec<u32> = (0..len(&t)).map(|i| tag(&t, i)).collect();
+        assert_eq!(
+            tags,
+            vec![OBJECT, KEY, ARRAY, NUMBER, STRING_ESCAPED, ARRAY_END, KEY, OBJECT, OBJECT_END, KEY, NULL, OBJECT_END]
+        );
+        assert_eq!(word(&t, 0), 11);
+        assert_eq!(word(&t, 11), 0);
+        assert_eq!(&text[value_span(&t, 2)], br#"[1, "x\ny"]"#);
+        assert_eq!(&text[value_span(&t, 4)], br#""x\ny""#);
+        assert_eq!(&text[value_span(&t, 7)], b"{}");
+        assert_eq!(&text[offset(&t, 1)..word(&t, 1)], br#""a""#);
+        assert_eq!(next_value(&t, 2), 6);
+        assert_eq!(value_span(&t, 0), 0..text.len());
+    }
+
+    #[test]
+    fn validates_fragments_for_edits() {
+        let mut t = Vec::new();
+        assert!(validate_value(b" \"ok\" ", &mut t).is_ok());
+        assert!(validate_value(b"[1, {\"a\": 2}]", &mut t).is_ok());
+        assert!(validate_value(b"1 2", &mut t).is_err());
+        assert!(validate_value(b"\"open", &mut t).is_err());
+        t.clear();
+        assert!(validate_member(b"\"k\": {\"x\": [true]}", &mut t).is_ok());
+        assert_eq!(crate::json::tape::tag(&t, 0), crate::json::tape::KEY);
+        assert!(validate_member(b"\"k\" 1", &mut t).is_err());
+        assert!(validate_member(b"\"k\": 1, \"j\": 2", &mut t).is_err());
+        assert!(validate_member(b"k: 1", &mut t).is_err());
     }
 
     #[test]

@@ -1,145 +1,125 @@
 //! Walking every scalar of an event once, knowing for each which path patterns its
-//! location matches. This is how a rule visits "all string fields at any depth"
-//! without building a tree.
+//! location matches. This is how a rule visits "all string fields at any depth":
+//! a linear pass over the tape, no tokenizing, no recursion.
 
-use std::ops::Range;
-
+use super::event::{Event, Value};
 use super::matcher::{PathMatcher, State, Step};
-use super::scan::{Error, err, scan_string, skip_value, skip_ws};
+use super::tape::{self, KEY_ESCAPED};
 
-/// Receives the scalars of an event during [`walk`].
-pub trait Visitor {
-    /// A string value; `range` covers it with its quotes. `matched` is the first
-    /// pattern matching its location or the location of a container around it.
-    fn string(&mut self, text: &[u8], range: Range<usize>, escaped: bool, matched: Option<usize>);
+/// Receives the scalars of an event during [`Walker::walk`].
+pub trait Visitor<'a> {
+    /// A string value. `matched` is the first pattern matching its location or the
+    /// location of a container around it.
+    fn string(&mut self, value: Value<'a>, matched: Option<usize>);
 
     /// A number, `true`, `false` or `null`, with the same `matched` rule.
-    fn scalar(&mut self, _text: &[u8], _range: Range<usize>, _matched: Option<usize>) {}
+    fn scalar(&mut self, _value: Value<'a>, _matched: Option<usize>) {}
 }
 
-/// Visits every scalar of `event` in document order. `states` is scratch space that
-/// the caller may keep between events to avoid allocating.
-pub fn walk(
-    event: &[u8],
-    matcher: &PathMatcher,
-    states: &mut Vec<State>,
-    visitor: &mut impl Visitor,
-) -> Result<(), Error> {
-    states.clear();
-    matcher.start(states);
-    let start = skip_ws(event, 0);
-    let mut walker = Walker { text: event, matcher, states, visitor };
-    let frame = 0..walker.states.len();
-    walker.value(start, frame, None)?;
-    Ok(())
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// This container's states: `states[lo..hi]`.
+    lo: usize,
+    hi: usize,
+    matched: Option<usize>,
+    next_index: usize,
 }
 
-struct Walker<'w, V> {
-    text: &'w [u8],
-    matcher: &'w PathMatcher,
-    states: &'w mut Vec<State>,
-    visitor: &'w mut V,
+/// Reusable scratch space for walks; keep one per rule to avoid allocating.
+#[derive(Debug, Default, Clone)]
+pub struct Walker {
+    states: Vec<State>,
+    frames: Vec<Frame>,
 }
 
-impl<V: Visitor> Walker<'_, V> {
-    fn value(&mut self, i: usize, frame: Range<usize>, inherited: Option<usize>) -> Result<usize, Error> {
-        let b = self.text;
-        let matched = inherited.or_else(|| self.matcher.accepted(&self.states[frame.clone()]));
-        match b.get(i) {
-            Some(b'{') => {
-                let mut j = skip_ws(b, i + 1);
-                if b.get(j) == Some(&b'}') {
-                    return Ok(j + 1);
-                }
-                loop {
-                    if b.get(j) != Some(&b'"') {
-                        return err(j, "expected a string key");
-                    }
-                    let (key_end, escaped) = scan_string(b, j)?;
-                    let key = &b[j + 1..key_end - 1];
-                    j = skip_ws(b, key_end);
-                    if b.get(j) != Some(&b':') {
-                        return err(j, "expected `:` after key");
-                    }
-                    j = skip_ws(b, j + 1);
-                    let end = self.child(j, frame.clone(), Step::Key { raw: key, escaped }, matched)?;
-                    j = skip_ws(b, end);
-                    match b.get(j) {
-                        Some(b',') => j = skip_ws(b, j + 1),
-                        Some(b'}') => return Ok(j + 1),
-                        _ => return err(j, "expected `,` or `}` in object"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                let mut j = skip_ws(b, i + 1);
-                if b.get(j) == Some(&b']') {
-                    return Ok(j + 1);
-                }
-                let mut index = 0;
-                loop {
-                    let end = self.child(j, frame.clone(), Step::Index(index), matched)?;
-                    index += 1;
-                    j = skip_ws(b, end);
-                    match b.get(j) {
-                        Some(b',') => j = skip_ws(b, j + 1),
-                        Some(b']') => return Ok(j + 1),
-                        _ => return err(j, "expected `,` or `]` in array"),
-                    }
-                }
-            }
-            Some(b'"') => {
-                let (end, escaped) = scan_string(b, i)?;
-                self.visitor.string(b, i..end, escaped, matched);
-                Ok(end)
-            }
-            Some(_) => {
-                let end = skip_value(b, i)?;
-                self.visitor.scalar(b, i..end, matched);
-                Ok(end)
-            }
-            None => err(i, "expected a value"),
-        }
+impl Walker {
+    /// A walker with empty scratch space.
+    pub fn new() -> Walker {
+        Walker::default()
     }
 
-    fn child(&mut self, i: usize, frame: Range<usize>, step: Step<'_>, matched: Option<usize>) -> Result<usize, Error> {
-        if matched.is_some() || frame.is_empty() {
-            return self.value(i, frame.end..frame.end, matched);
+    /// Visits every scalar of `event` in document order.
+    pub fn walk<'a>(&mut self, event: &Event<'a>, matcher: &PathMatcher, visitor: &mut impl Visitor<'a>) {
+        let tape = event.tape();
+        let n = tape::len(tape);
+        let Walker { states, frames } = self;
+        states.clear();
+        frames.clear();
+        matcher.start(states);
+        frames.push(Frame { lo: 0, hi: states.len(), matched: matcher.accepted(states), next_index: 0 });
+        let mut i = 1;
+        while i < n {
+            let tag = tape::tag(tape, i);
+            if tape::is_end(tag) {
+                if let Some(frame) = frames.pop() {
+                    states.truncate(frame.lo);
+                }
+                i += 1;
+                continue;
+            }
+            let Some(parent) = frames.last_mut() else { break };
+            let step = if tape::is_key(tag) {
+                let start = tape::offset(tape, i);
+                let raw = &event.bytes()[start + 1..tape::word(tape, i) - 1];
+                i += 1;
+                Step::Key { raw, escaped: tag == KEY_ESCAPED }
+            } else {
+                parent.next_index += 1;
+                Step::Index(parent.next_index - 1)
+            };
+            let parent = *parent;
+            let lo = states.len();
+            let matched = if parent.matched.is_some() {
+                parent.matched
+            } else if parent.lo == parent.hi {
+                None
+            } else {
+                matcher.step(states, parent.lo..parent.hi, step);
+                matcher.accepted(&states[lo..])
+            };
+            let hi = states.len();
+            let tag = tape::tag(tape, i);
+            if tape::is_start(tag) {
+                frames.push(Frame { lo, hi, matched, next_index: 0 });
+            } else {
+                let value = event.value_at(i);
+                if tag == tape::STRING || tag == tape::STRING_ESCAPED {
+                    visitor.string(value, matched);
+                } else {
+                    visitor.scalar(value, matched);
+                }
+                states.truncate(lo);
+            }
+            i += 1;
         }
-        let lo = self.states.len();
-        self.matcher.step(self.states, frame, step);
-        let hi = self.states.len();
-        let end = self.value(i, lo..hi, None);
-        self.states.truncate(lo);
-        end
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::Path;
+    use crate::json::{Path, tape_of};
 
     #[derive(Default)]
     struct Collect(Vec<(String, Option<usize>)>);
 
-    impl Visitor for Collect {
-        fn string(&mut self, text: &[u8], range: Range<usize>, _escaped: bool, matched: Option<usize>) {
-            self.0.push((String::from_utf8(text[range].to_vec()).unwrap(), matched));
+    impl<'a> Visitor<'a> for Collect {
+        fn string(&mut self, value: Value<'a>, matched: Option<usize>) {
+            self.0.push((String::from_utf8(value.raw().to_vec()).unwrap(), matched));
         }
-        fn scalar(&mut self, text: &[u8], range: Range<usize>, matched: Option<usize>) {
-            self.0.push((String::from_utf8(text[range].to_vec()).unwrap(), matched));
+        fn scalar(&mut self, value: Value<'a>, matched: Option<usize>) {
+            self.0.push((String::from_utf8(value.raw().to_vec()).unwrap(), matched));
         }
     }
 
     #[test]
     fn reports_every_scalar_with_the_pattern_its_location_matches() {
-        let paths = ["$.lead_data.ssn", "$.lead_data.phones"].map(|p| Path::parse(p).unwrap());
+        let paths = ["$.lead_data.ssn", "$.lead_data.phones", "$..deep"].map(|p| Path::parse(p).unwrap());
         let matcher = PathMatcher::new(&paths).unwrap();
-        let event =
-            br#"{"id": 7, "lead_data": {"ssn": "123-45-6789", "phones": ["1", {"x": "2"}], "note": "hi"}, "e": []}"#;
+        let text = br#"{"id": 7, "lead_data": {"ssn": "123-45-6789", "phones": ["1", {"x": "2"}], "note": "hi"}, "e": [], "a": [[{"deep": false}]]}"#;
+        let tape = tape_of(text).unwrap();
         let mut seen = Collect::default();
-        walk(event, &matcher, &mut Vec::new(), &mut seen).unwrap();
+        Walker::new().walk(&Event::new(text, &tape), &matcher, &mut seen);
         assert_eq!(
             seen.0,
             vec![
@@ -148,7 +128,26 @@ mod tests {
                 ("\"1\"".into(), Some(1)),
                 ("\"2\"".into(), Some(1)),
                 ("\"hi\"".into(), None),
+                ("false".into(), Some(2)),
             ]
         );
+    }
+
+    #[test]
+    fn walks_without_patterns_and_reuses_scratch() {
+        let matcher = PathMatcher::default();
+        let mut walker = Walker::new();
+        for text in [&br#"{"a": [1, [2, [3]]], "b": {"c": {"d": "e"}}}"#[..], br#"{}"#, br#"{"x": "y"}"#] {
+            let tape = tape_of(text).unwrap();
+            let mut seen = Collect::default();
+            walker.walk(&Event::new(text, &tape), &matcher, &mut seen);
+            let expected = match text.len() {
+                2 => 0,
+                10 => 1,
+                _ => 4,
+            };
+            assert_eq!(seen.0.len(), expected);
+            assert!(seen.0.iter().all(|(_, m)| m.is_none()));
+        }
     }
 }

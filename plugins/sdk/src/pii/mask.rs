@@ -109,8 +109,9 @@ fn email(value: &str, out: &mut String) {
 }
 
 fn area_code(value: &str, out: &mut String) {
-    let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
-    let keep = if digits.len() == 11 && digits[0] == b'1' { 4 } else { 3 };
+    let digits = value.bytes().filter(u8::is_ascii_digit).count();
+    let first = value.bytes().find(u8::is_ascii_digit);
+    let keep = if digits == 11 && first == Some(b'1') { 4 } else { 3 };
     let mut seen = 0;
     for c in value.chars() {
         if c.is_ascii_digit() {

@@ -10,7 +10,8 @@
 //!   (files, environment, clock), to prove it sees nothing;
 //! - `bad-verdicts`: answer the batch with one verdict too few;
 //! - `bad-span`: answer with a rewrite pointing outside its output;
-//! - `bad-json`: rewrite the event into invalid JSON.
+//! - `bad-json`: rewrite the event into invalid JSON;
+//! - `bad-edit`: edit a value into invalid JSON.
 //!
 //! Configuration `{"refuse": "message"}` makes `configure` fail.
 
@@ -44,7 +45,7 @@ impl Rule for Misbehave {
 
     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
         for event in batch.iter() {
-            let act = self.act.first(event).and_then(|v| v.as_str().map(|s| s.into_owned()));
+            let act = event.get(&self.act).and_then(|v| v.as_str().map(|s| s.into_owned()));
             match act.as_deref() {
                 Some("loop") => {
                     let mut x = 0u64;
@@ -81,6 +82,10 @@ impl Rule for Misbehave {
                 }
                 Some("bad-span") => out.verdicts.push(Verdict::Replace { start: 1 << 30, len: 5 }),
                 Some("bad-json") => out.replace(|buf| buf.extend_from_slice(b"{\"unterminated\": ")),
+                Some("bad-edit") => {
+                    let act = event.get(&self.act).expect("act exists");
+                    out.edit(|edits| edits.set_with(&act, |buf| buf.extend_from_slice(b"[1,")))
+                }
                 _ => out.keep(),
             }
         }
