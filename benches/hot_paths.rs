@@ -184,5 +184,34 @@ fn emit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, intake, lookups, walk, detectors, emit);
+/// Each shipped rule natively over the demo pipeline's configuration, per event.
+fn stages(c: &mut Criterion) {
+    use firehose::pipeline::native::native_rule;
+    let config =
+        firehose::config::PipelineConfig::load(std::path::Path::new("examples/leadconduit/pipeline.yaml")).unwrap();
+    let events = events(1000);
+    let batch = firehose_sdk::testing::TestBatch::new(&events).unwrap();
+    let mut group = c.benchmark_group("stage");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    for stage in &config.stages {
+        let module = std::path::Path::new(&stage.module)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replace("firehose_", "")
+            .replace('_', "-");
+        let mut rule = native_rule(&module, &stage.config).unwrap().unwrap();
+        group.bench_function(format!("{} natively (1000 events)", stage.name), |b| {
+            let mut out = firehose_sdk::Output::new();
+            b.iter(|| {
+                out.clear();
+                rule.process(&batch.batch(), &firehose_sdk::Context::default(), &mut out);
+                out.verdicts.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, intake, lookups, walk, detectors, emit, stages);
 criterion_main!(benches);

@@ -281,3 +281,141 @@ fn measure_threads(
         seconds: best,
     })
 }
+
+/// What a hot swap costs the event stream.
+#[derive(Debug, Clone)]
+pub struct SwapReport {
+    /// Batch latencies (seconds, sorted) while no swap happens.
+    pub steady: Vec<f64>,
+    /// Batch latencies (seconds, sorted) while versions are swapped in continuously.
+    pub swapping: Vec<f64>,
+    /// Swaps done during the `swapping` run.
+    pub swaps: u64,
+    /// Times from a pipeline file change to the new (cached) version being live, sorted.
+    pub change_to_live: Vec<f64>,
+}
+
+/// The `q`-quantile of sorted `values`.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Measures hot swaps of the pipeline at `pipeline_path`: batch latency on `threads`
+/// workers with and without versions being swapped in by a file watcher, and the
+/// time from a file change to the new version being live.
+pub fn measure_swaps(engine: &Arc<Engine>, pipeline_path: &Path, options: &Options) -> Result<SwapReport, Error> {
+    use crate::reload::{Live, Reloader, WatchOptions, Watcher};
+    let config = PipelineConfig::load(pipeline_path)?;
+    // A copy of the pipeline in a scratch directory, modules by absolute path and
+    // configuration resolved, whose name alternates: each write is a new version with
+    // the same modules, i.e. a swap to a cached version.
+    let dir = std::env::temp_dir().join(format!("firehose-swap-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let path = dir.join("pipeline.yaml");
+    let write = |name: &str| -> Result<(), Error> {
+        let mut text = format!("name: {name}\nbatch: {{max_events: {}}}\nstages:\n", options.batch_size);
+        for stage in &config.stages {
+            let module = stage.module.canonicalize().unwrap_or_else(|_| stage.module.clone());
+            text.push_str(&format!(
+                "  - name: {}\n    module: {}\n    config: {}\n",
+                stage.name,
+                module.display(),
+                stage.config
+            ));
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    };
+    write("swap-a")?;
+    let live = Live::new(Pipeline::load(engine, &path)?);
+    live.current().prepare(options.threads)?;
+    let watcher = Watcher::start(
+        Reloader::new(engine.clone(), path.clone(), live.clone(), options.threads),
+        WatchOptions::default(),
+    )
+    .map_err(|e| Error::io("starting the watcher", e))?;
+    let workload = Workload::generate(options.events.min(200_000), options.seed, options.batch_size);
+
+    let steady = batch_latencies(&workload, &live, options.threads, None);
+    let flips = std::sync::atomic::AtomicBool::new(true);
+    let swaps_before = live.counts().done;
+    let swapping = batch_latencies(
+        &workload,
+        &live,
+        options.threads,
+        Some(&|i| {
+            // A new version every 8 batches.
+            if i % 8 == 0 {
+                let next = if flips.fetch_xor(true, Ordering::Relaxed) { "swap-b" } else { "swap-a" };
+                let _ = write(next);
+            }
+        }),
+    );
+    let swaps = live.counts().done - swaps_before;
+
+    let mut change_to_live = Vec::new();
+    for round in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let before = live.current().id.clone();
+        let started = Instant::now();
+        write(if round % 2 == 0 { "swap-c" } else { "swap-d" })?;
+        while live.current().id == before && started.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        change_to_live.push(started.elapsed().as_secs_f64());
+    }
+    drop(watcher);
+    let _ = std::fs::remove_dir_all(&dir);
+    change_to_live.sort_by(f64::total_cmp);
+    Ok(SwapReport { steady, swapping, swaps, change_to_live })
+}
+
+/// Per-batch latency (taking up the live version, running, encoding) on `threads`
+/// workers; `between` runs on the first thread before each of its batches.
+fn batch_latencies(
+    workload: &Workload,
+    live: &crate::reload::Live,
+    threads: usize,
+    between: Option<&(dyn Fn(usize) + Sync)>,
+) -> Vec<f64> {
+    let next = AtomicUsize::new(0);
+    let mut all = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let next = &next;
+                scope.spawn(move || {
+                    let mut runner = live.current().runner();
+                    let mut stamp = Stamp::for_version(&runner.pipeline().id, true);
+                    let mut out = Vec::new();
+                    let mut latencies = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = workload.batches.get(i) else { break };
+                        if let (0, Some(between)) = (t, between) {
+                            between(i);
+                        }
+                        let started = Instant::now();
+                        if !live.is_current(runner.pipeline()) {
+                            runner = live.current().runner();
+                            stamp = Stamp::for_version(&runner.pipeline().id, true);
+                        }
+                        run_batches(&mut runner, std::slice::from_ref(batch), &stamp, &mut out);
+                        latencies.push(started.elapsed().as_secs_f64());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        for handle in handles {
+            all.extend(handle.join().expect("bench thread"));
+        }
+    });
+    all.sort_by(f64::total_cmp);
+    all
+}

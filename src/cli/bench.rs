@@ -66,6 +66,35 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
             row.ns_per_event()
         );
     })?;
-    println!("{}", summary.line());
+    let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
+    let ms = |v: f64| v * 1e3;
+    println!(
+        "hot swap, {} threads, batches of {}: batch latency p50 / p99 / max (ms)",
+        options.threads, options.batch_size
+    );
+    for (name, latencies) in
+        [("  steady", &swaps.steady), (&*format!("  while swapping ({} swaps)", swaps.swaps), &swaps.swapping)]
+    {
+        println!(
+            "{:<44} {:>7.2} {:>7.2} {:>7.2}",
+            name,
+            ms(bench::quantile(latencies, 0.5)),
+            ms(bench::quantile(latencies, 0.99)),
+            ms(bench::quantile(latencies, 1.0))
+        );
+    }
+    println!(
+        "  file change to live, cached version (ms)   median {:.1}, max {:.1} over {} swaps",
+        ms(bench::quantile(&swaps.change_to_live, 0.5)),
+        ms(bench::quantile(&swaps.change_to_live, 1.0)),
+        swaps.change_to_live.len()
+    );
+    println!(
+        "{} swap_extra_p99_ms={:.2} swap_extra_max_ms={:.2} change_to_live_max_ms={:.1}",
+        summary.line(),
+        ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
+        ms(bench::quantile(&swaps.swapping, 1.0) - bench::quantile(&swaps.steady, 1.0)),
+        ms(bench::quantile(&swaps.change_to_live, 1.0)),
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,13 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Cli {
+    /// Whether the command is `bench`.
+    pub fn is_bench(&self) -> bool {
+        matches!(self.command, Command::Bench(_))
+    }
+}
+
 /// Runs the parsed command.
 pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     let engine = || -> anyhow::Result<Arc<Engine>> {

@@ -17,7 +17,11 @@ use crossbeam_channel::{Receiver, Sender};
 use firehose::emit::{self, Stamp};
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
+use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::{Counts, Pipeline};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `firehose run`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +44,13 @@ pub struct RunArgs {
     /// Records per batch (default: the pipeline's `batch.max_events`).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Keep going: follow the input file as it grows (like `tail -f`) and swap in new
+    /// rules when the pipeline file or its modules change (also on SIGHUP).
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: poll files for changes instead of using file notifications.
+    #[arg(long, requires = "watch")]
+    poll: bool,
 }
 
 enum ChunkBody {
@@ -68,6 +79,7 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     pipeline.prepare(workers)?;
     let batch_size = args.batch_size.unwrap_or(pipeline.config.batch.max_events).max(1);
+    let follow = args.watch && args.input != Path::new("-");
     let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
@@ -83,47 +95,52 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let mut dead_letter_file: Option<std::fs::File> = None;
 
+    let live = Live::new(pipeline);
+    let watcher = if args.watch {
+        let reloader = Reloader::new(engine.clone(), args.pipeline.clone(), live.clone(), workers);
+        let options = WatchOptions { poll: args.poll, ..WatchOptions::default() };
+        Some(Watcher::start(reloader, options).context("starting the file watcher")?)
+    } else {
+        None
+    };
+    log::info!("rules version {} is live (from {})", live.current().id, args.pipeline.display());
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("installing signal handlers")?;
+    let signal_handle = signals.handle();
+
     let started = Instant::now();
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(workers * 2);
-    let stamp = Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version);
     let mut totals = Counts::default();
     let bytes_in = std::thread::scope(|scope| -> anyhow::Result<u64> {
-        let reader = scope.spawn(move || read_chunks(input, batch_size, chunk_tx));
+        scope.spawn({
+            let (stop, watcher) = (stop.clone(), &watcher);
+            move || handle_signals(signals, stop, watcher.as_ref())
+        });
+        let reader = scope.spawn({
+            let stop = stop.clone();
+            move || read_chunks(input, batch_size, follow, &stop, chunk_tx)
+        });
         for _ in 0..workers {
-            let (rx, tx, pipeline, stamp) = (chunk_rx.clone(), done_tx.clone(), pipeline.clone(), stamp.clone());
-            scope.spawn(move || work(&pipeline, &stamp, rx, tx));
+            let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
+            scope.spawn(move || work(&live, rx, tx));
         }
         drop((chunk_rx, done_tx));
-        let mut pending = BTreeMap::new();
-        let mut next = 0;
-        for done in done_rx.iter() {
-            pending.insert(done.seq, done);
-            while let Some(done) = pending.remove(&next) {
-                next += 1;
-                totals += done.counts;
-                output.write_all(&done.output).context("writing output")?;
-                if !done.dead_letters.is_empty() {
-                    if dead_letter_file.is_none() {
-                        let file = std::fs::File::create(&args.dead_letter)
-                            .with_context(|| format!("creating dead-letter file {}", args.dead_letter.display()))?;
-                        dead_letter_file = Some(file);
-                    }
-                    let file = dead_letter_file.as_mut().expect("just created");
-                    file.write_all(&done.dead_letters).context("writing dead letters")?;
-                }
-            }
-        }
-        output.flush().context("writing output")?;
+        let written = write_in_order(&done_rx, &mut output, &mut dead_letter_file, &args.dead_letter, &mut totals);
+        // Whatever happened, let the signal thread go before the scope joins it.
+        signal_handle.close();
+        written?;
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
+    drop(watcher);
     if let Some(file) = &dead_letter_file {
         file.sync_all().context("writing dead letters")?;
     }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     assert!(totals.balanced(), "every event must be accounted for: {totals:?}");
+    let swaps = live.counts();
     eprintln!(
-        "firehose: {} in, {} out, {} dropped by rules, {} dead-lettered{} | {:.2} s, {:.0} events/s, {:.1} MB/s | rules version {}",
+        "firehose: {} in, {} out, {} dropped by rules, {} dead-lettered{} | {:.2} s, {:.0} events/s, {:.1} MB/s | rules version {}{}",
         totals.events_in,
         totals.delivered,
         totals.dropped,
@@ -132,13 +149,69 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         elapsed,
         totals.events_in as f64 / elapsed,
         bytes_in as f64 / elapsed / 1e6,
-        pipeline.id,
+        live.current().id,
+        if args.watch { format!(" | swaps: {} done, {} refused", swaps.done, swaps.refused) } else { String::new() },
     );
     Ok(ExitCode::SUCCESS)
 }
 
+/// SIGHUP reloads the rules (with --watch); SIGINT / SIGTERM stop reading and let
+/// everything read so far finish; a second one exits at once.
+fn handle_signals(mut signals: Signals, stop: Arc<AtomicBool>, watcher: Option<&Watcher>) {
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => match watcher {
+                Some(watcher) => watcher.trigger(),
+                None => log::warn!("SIGHUP ignored: reloading needs --watch"),
+            },
+            _ if stop.swap(true, Ordering::SeqCst) => std::process::exit(130),
+            _ => log::info!("stopping: finishing the events already read (again to quit at once)"),
+        }
+    }
+}
+
+/// Writes results in input order as they complete; returns when every worker is done.
+fn write_in_order(
+    done: &Receiver<Done>,
+    output: &mut Box<dyn Write>,
+    dead_letter_file: &mut Option<std::fs::File>,
+    dead_letter_path: &Path,
+    totals: &mut Counts,
+) -> anyhow::Result<()> {
+    let mut pending = BTreeMap::new();
+    let mut next = 0;
+    for result in done.iter() {
+        pending.insert(result.seq, result);
+        while let Some(result) = pending.remove(&next) {
+            next += 1;
+            *totals += result.counts;
+            output.write_all(&result.output).context("writing output")?;
+            if !result.dead_letters.is_empty() {
+                if dead_letter_file.is_none() {
+                    let file = std::fs::File::create(dead_letter_path)
+                        .with_context(|| format!("creating dead-letter file {}", dead_letter_path.display()))?;
+                    *dead_letter_file = Some(file);
+                }
+                let file = dead_letter_file.as_mut().expect("just created");
+                file.write_all(&result.dead_letters).context("writing dead letters")?;
+            }
+            if pending.is_empty() {
+                // Following a live input: let readers downstream see each batch.
+                output.flush().context("writing output")?;
+            }
+        }
+    }
+    output.flush().context("writing output")
+}
+
 /// Cuts the input into chunks; returns the number of bytes read.
-fn read_chunks(input: Box<dyn Read + Send>, batch_size: usize, chunks: Sender<Chunk>) -> std::io::Result<u64> {
+fn read_chunks(
+    input: Box<dyn Read + Send>,
+    batch_size: usize,
+    follow: bool,
+    stop: &AtomicBool,
+    chunks: Sender<Chunk>,
+) -> std::io::Result<u64> {
     const MAX_CHUNK_BYTES: usize = 16 << 20;
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut bytes = 0u64;
@@ -147,7 +220,10 @@ fn read_chunks(input: Box<dyn Read + Send>, batch_size: usize, chunks: Sender<Ch
         let buffer = reader.fill_buf()?;
         match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(p) => break buffer[p] == b'[',
-            None if buffer.is_empty() => return Ok(0),
+            None if buffer.is_empty() && follow && !stop.load(Ordering::SeqCst) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            None if buffer.is_empty() => return Ok(bytes),
             None => {
                 let n = buffer.len();
                 bytes += n as u64;
@@ -170,17 +246,33 @@ fn read_chunks(input: Box<dyn Read + Send>, batch_size: usize, chunks: Sender<Ch
     }
     let mut seq = 0;
     let mut line_no = 1u64;
+    // A line cut short at the end of a followed file, waiting for the rest.
+    let mut partial = Vec::new();
     loop {
-        let mut text = Vec::with_capacity(batch_size * 1024);
+        let mut text = std::mem::take(&mut partial);
+        text.reserve(batch_size * 1024);
         let first_line = line_no;
         let mut lines = 0;
+        let mut at_end = false;
         while lines < batch_size && text.len() < MAX_CHUNK_BYTES {
             let n = reader.read_until(b'\n', &mut text)?;
-            if n == 0 {
+            bytes += n as u64;
+            if n == 0 || text.last() != Some(&b'\n') {
+                at_end = true;
                 break;
             }
-            bytes += n as u64;
             lines += 1;
+        }
+        if at_end && follow && !stop.load(Ordering::SeqCst) {
+            // Keep an unfinished last line for the next round.
+            let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            partial = text.split_off(complete);
+            if lines == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+        } else if at_end && !text.is_empty() && text.last() != Some(&b'\n') {
+            lines += 1; // the last line of the input has no newline
         }
         if lines == 0 {
             return Ok(bytes);
@@ -193,6 +285,9 @@ fn read_chunks(input: Box<dyn Read + Send>, batch_size: usize, chunks: Sender<Ch
             return Ok(bytes);
         }
         seq += 1;
+        if stop.load(Ordering::SeqCst) || (at_end && !follow) {
+            return Ok(bytes);
+        }
     }
 }
 
@@ -214,10 +309,16 @@ fn split_intake(all: Intake, batch_size: usize) -> Vec<Intake> {
     chunks
 }
 
-/// Validates, runs and encodes chunks until the input ends.
-fn work(pipeline: &Arc<Pipeline>, stamp: &Stamp, chunks: Receiver<Chunk>, done: Sender<Done>) {
-    let mut runner = pipeline.runner();
+/// Validates, runs and encodes chunks until the input ends, taking up a new rules
+/// version between batches when one is published.
+fn work(live: &Live, chunks: Receiver<Chunk>, done: Sender<Done>) {
+    let mut runner = live.current().runner();
+    let mut stamp = stamp_for(runner.pipeline());
     for chunk in chunks.iter() {
+        if !live.is_current(runner.pipeline()) {
+            runner = live.current().runner();
+            stamp = stamp_for(runner.pipeline());
+        }
         let intake = match chunk.body {
             ChunkBody::Split(intake) => intake,
             ChunkBody::Lines(text) => {
@@ -228,7 +329,7 @@ fn work(pipeline: &Arc<Pipeline>, stamp: &Stamp, chunks: Receiver<Chunk>, done: 
         };
         let outcome = runner.run(&intake.events);
         let mut output = Vec::new();
-        emit::ndjson(&outcome.delivered, stamp, &mut output);
+        emit::ndjson(&outcome.delivered, &stamp, &mut output);
         let mut dead_letters = Vec::new();
         for m in &intake.malformed {
             emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut dead_letters);
@@ -244,4 +345,8 @@ fn work(pipeline: &Arc<Pipeline>, stamp: &Stamp, chunks: Receiver<Chunk>, done: 
             return;
         }
     }
+}
+
+fn stamp_for(pipeline: &Arc<Pipeline>) -> Stamp {
+    Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version)
 }

@@ -42,6 +42,54 @@ struct PipelineFile {
     #[serde(default)]
     metadata: MetadataConfig,
     stages: Vec<StageFile>,
+    #[serde(default)]
+    tests: Vec<TestCase>,
+}
+
+/// A test case of the pipeline: an input event and what must become of it. They run
+/// with `firehose test`, and before every hot swap (a version failing them is refused).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// What the case checks, in words.
+    pub name: String,
+    /// Run only this stage; default: the whole pipeline.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// The input event.
+    pub input: serde_json::Value,
+    /// What must come out.
+    pub expect: Expect,
+}
+
+/// The expected fate of a test case's event.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Expect {
+    /// `dropped`: a rule filters the event out.
+    Dropped(DroppedWord),
+    /// `{rejected: "text"}`: the event is dead-lettered with a reason containing the text.
+    Rejected {
+        /// Text the reason must contain.
+        rejected: String,
+    },
+    /// `{output: {...}}`: the event comes out with these members (others are ignored
+    /// unless `exact: true`).
+    Output {
+        /// The expected event, or the part of it that matters.
+        output: serde_json::Value,
+        /// Compare the whole event, not just the members listed.
+        #[serde(default)]
+        exact: bool,
+    },
+}
+
+/// The word `dropped`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DroppedWord {
+    /// The event is dropped.
+    Dropped,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +188,8 @@ pub struct PipelineConfig {
     pub metadata: MetadataConfig,
     /// Stages in order.
     pub stages: Vec<StageConfig>,
+    /// The pipeline's test cases.
+    pub tests: Vec<TestCase>,
     /// Every file the configuration depends on (the pipeline file, modules, tables…).
     pub files: Vec<PathBuf>,
     /// SHA-256 over everything resolved above except module bytes (hashed separately).
@@ -200,9 +250,17 @@ impl PipelineConfig {
             batch: file.batch,
             metadata: file.metadata,
             stages,
+            tests: file.tests,
             files,
             config_hash: [0; 32],
         };
+        for (i, test) in config.tests.iter().enumerate() {
+            if let Some(stage) = &test.stage
+                && !config.stages.iter().any(|s| &s.name == stage)
+            {
+                return Err(fail(format!("tests[{i}] (`{}`): no stage is named `{stage}`", test.name)));
+            }
+        }
         config.config_hash = config.compute_hash();
         Ok(config)
     }

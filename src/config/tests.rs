@@ -82,3 +82,36 @@ fn content_hash_changes_with_config_but_not_with_formatting() {
     assert_eq!(a.config_hash, b.config_hash);
     assert_ne!(a.config_hash, c.config_hash);
 }
+
+#[test]
+fn reads_test_cases_of_every_kind() {
+    let dir = temp_dir("cases");
+    let yaml = r#"
+stages:
+  - {name: mask, module: m.wasm}
+tests:
+  - name: keeps and masks
+    input: {a: 1}
+    expect: {output: {a: 1}}
+  - name: exact
+    stage: mask
+    input: {a: 1}
+    expect: {output: {a: 1}, exact: true}
+  - name: drops
+    input: {a: 2}
+    expect: dropped
+  - name: rejects
+    input: {a: 3}
+    expect: {rejected: no row}
+"#;
+    let config = PipelineConfig::parse(&dir.join("p.yaml"), yaml).unwrap();
+    assert_eq!(config.tests.len(), 4);
+    assert_eq!(config.tests[1].expect, Expect::Output { output: json!({"a": 1}), exact: true });
+    assert_eq!(config.tests[2].expect, Expect::Dropped(DroppedWord::Dropped));
+    assert_eq!(config.tests[3].expect, Expect::Rejected { rejected: "no row".into() });
+    let bad =
+        "stages:\n  - {name: mask, module: m.wasm}\ntests:\n  - {name: t, stage: nope, input: {}, expect: dropped}\n";
+    assert!(
+        PipelineConfig::parse(&dir.join("p.yaml"), bad).unwrap_err().to_string().contains("no stage is named `nope`")
+    );
+}

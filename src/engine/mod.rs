@@ -111,9 +111,18 @@ impl Engine {
         let component = match cached {
             Some(component) => component,
             None => {
+                if !bytes.starts_with(b"\0asm") {
+                    let start = String::from_utf8_lossy(&bytes[..bytes.len().min(8)]).into_owned();
+                    return Err(Error::Module {
+                        path: origin.to_path_buf(),
+                        message: format!(
+                            "not a valid rule component: not a WebAssembly file (it starts with {start:?}); build modules with `cargo xtask modules`"
+                        ),
+                    });
+                }
                 let component = Component::new(&self.wasm, bytes).map_err(|e| Error::Module {
                     path: origin.to_path_buf(),
-                    message: format!("not a valid rule component: {e:#}"),
+                    message: format!("not a valid rule component: {}", one_line(&format!("{e:#}"))),
                 })?;
                 self.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(hash.clone(), component.clone());
                 component
@@ -136,6 +145,11 @@ impl Engine {
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasm
     }
+}
+
+/// `text` with every run of whitespace made one space (wasmtime's errors span lines).
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Lower-case hex of `bytes`.

@@ -54,6 +54,11 @@ impl Runner {
 
     /// Runs `input` (validated events with their tapes) through every stage.
     pub fn run(&mut self, input: &Events) -> BatchOutcome {
+        self.run_stages(input, 0..self.pipeline.stages.len())
+    }
+
+    /// Runs `input` through the stages in `stages` only (for testing one stage).
+    pub fn run_stages(&mut self, input: &Events, stages: std::ops::Range<usize>) -> BatchOutcome {
         let now_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         let context = wit::BatchContext {
             now_unix_ms,
@@ -65,7 +70,7 @@ impl Runner {
         let mut dead_letters = Vec::new();
         let mut origin: Vec<u32> = (0..input.len() as u32).collect();
         let mut current: Option<Events> = None;
-        for s in 0..self.pipeline.stages.len() {
+        for s in stages {
             let events = current.as_ref().unwrap_or(input);
             if events.is_empty() {
                 break;

@@ -45,6 +45,11 @@ impl Name {
     }
 }
 
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
 /// The first eight bytes of `bytes`, zero-padded, as one number.
 #[inline]
 fn prefix(bytes: &[u8]) -> u64 {
@@ -58,6 +63,9 @@ fn prefix(bytes: &[u8]) -> u64 {
 struct Node {
     /// Children by member name (unescaped).
     names: Vec<(Name, State)>,
+    /// Bit `n` is set when some name is `n` bytes long (bit 63: 63 or longer): most
+    /// keys are ruled out without looking at the names.
+    lengths: u64,
     /// Children by array index.
     indexes: Vec<(usize, State)>,
     /// Child reached by any step.
@@ -134,7 +142,10 @@ impl PathMatcher {
         let state = self.add(Node::default());
         let node = &mut self.nodes[from as usize];
         match selector {
-            Selector::Name(name) => node.names.push((Name::new(name.as_bytes()), state)),
+            Selector::Name(name) => {
+                node.names.push((Name::new(name.as_bytes()), state));
+                node.lengths |= length_bit(name.len());
+            }
             // Negative indexes need the array's length, unknown while walking: never match.
             Selector::Index(i) if *i < 0 => {}
             Selector::Index(i) => node.indexes.push((*i as usize, state)),
@@ -178,6 +189,9 @@ impl PathMatcher {
             let node = &self.nodes[states[k] as usize];
             match step {
                 Step::Key { raw, escaped: false } => {
+                    if node.lengths & length_bit(raw.len()) == 0 {
+                        continue;
+                    }
                     let key_prefix = prefix(raw);
                     if let Some(&(_, child)) = node.names.iter().find(|(name, _)| name.is(raw, key_prefix)) {
                         self.reach(child, states);

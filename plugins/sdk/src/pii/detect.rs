@@ -135,7 +135,8 @@ impl Detectors {
             }
         }
         if emails > first && out.len() > emails {
-            out[first..].sort_by_key(|f| f.range.start);
+            // Both lists are in order and never overlap: merge them.
+            merge_in_order(&mut out[first..], emails - first);
         }
     }
 }
@@ -161,6 +162,20 @@ fn digits_and_at_sign(b: &[u8]) -> (usize, bool) {
     let rest = chunks.remainder();
     digits += rest.iter().filter(|c| c.is_ascii_digit()).count();
     (digits, at != 0 || rest.contains(&b'@'))
+}
+
+/// Puts `found[..split]` and `found[split..]`, each in order, into one order.
+fn merge_in_order(found: &mut [Found], split: usize) {
+    let mut i = split;
+    while i > 0 && i < found.len() {
+        // Rotate each later finding back into place; lists are a handful of items long.
+        let mut j = i;
+        while j > 0 && found[j - 1].range.start > found[j].range.start {
+            found.swap(j - 1, j);
+            j -= 1;
+        }
+        i += 1;
+    }
 }
 
 #[inline]
