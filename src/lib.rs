@@ -19,6 +19,7 @@ pub mod generate;
 pub mod intake;
 pub mod pipeline;
 pub mod reload;
+pub mod serve;
 
 pub use error::Error;
 pub use pipeline::{BatchOutcome, Counts, Events, Pipeline, Runner};

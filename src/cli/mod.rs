@@ -3,6 +3,7 @@
 mod bench;
 mod generate;
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct Cli {
 enum Command {
     /// Run events (NDJSON or a JSON array) through a pipeline.
     Run(run::RunArgs),
+    /// Serve the pipeline over HTTP as a sidecar for Vector (its `http` sink in, its
+    /// `http_server` source out).
+    Serve(serve::ServeArgs),
     /// Load and configure a pipeline and report problems, without processing events.
     Validate(validate::ValidateArgs),
     /// Write realistic LeadConduit-style events as NDJSON.
@@ -53,6 +57,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Run(args) => run::run(engine()?, args),
+        Command::Serve(args) => serve::serve(engine()?, args),
         Command::Validate(args) => validate::validate(engine()?, args),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(engine()?, args),

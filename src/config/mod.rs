@@ -44,6 +44,46 @@ struct PipelineFile {
     stages: Vec<StageFile>,
     #[serde(default)]
     tests: Vec<TestCase>,
+    #[serde(default)]
+    serve: ServeConfig,
+}
+
+/// Settings of `firehose serve`, the HTTP sidecar for Vector (flags override them).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// URL processed batches are posted to (Vector's `http_server` source), `http://` only.
+    pub forward: Option<String>,
+    /// Compress forwarded batches with gzip.
+    pub forward_gzip: bool,
+    /// Where dead letters go: a file path, or an `http://` URL they are posted to.
+    pub dead_letter: Option<String>,
+    /// Largest request body accepted, as sent (compressed).
+    pub max_body_bytes: usize,
+    /// Largest request body accepted once decompressed.
+    pub max_decompressed_bytes: usize,
+    /// Most batches processed or forwarded at once; more get 503 (Vector retries).
+    pub max_in_flight: Option<usize>,
+    /// How long to wait for the downstream's answer; longer than its flush interval,
+    /// shorter than Vector's `request.timeout_secs`.
+    pub downstream_timeout_secs: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: None,
+            forward: None,
+            forward_gzip: false,
+            dead_letter: None,
+            max_body_bytes: 32 << 20,
+            max_decompressed_bytes: 256 << 20,
+            max_in_flight: None,
+            downstream_timeout_secs: 50,
+        }
+    }
 }
 
 /// A test case of the pipeline: an input event and what must become of it. They run
@@ -190,6 +230,8 @@ pub struct PipelineConfig {
     pub stages: Vec<StageConfig>,
     /// The pipeline's test cases.
     pub tests: Vec<TestCase>,
+    /// Settings of the HTTP sidecar.
+    pub serve: ServeConfig,
     /// Every file the configuration depends on (the pipeline file, modules, tables…).
     pub files: Vec<PathBuf>,
     /// SHA-256 over everything resolved above except module bytes (hashed separately).
@@ -251,6 +293,7 @@ impl PipelineConfig {
             metadata: file.metadata,
             stages,
             tests: file.tests,
+            serve: file.serve,
             files,
             config_hash: [0; 32],
         };

@@ -2,6 +2,10 @@
 //! becomes a [`Malformed`] record with its position and reason: never a crash, never
 //! silently skipped. Blank lines are not events and are ignored.
 
+mod decode;
+
+pub use decode::{DecodeError, decode};
+
 use firehose_sdk::json;
 
 use crate::pipeline::Events;
@@ -138,6 +142,12 @@ pub fn json_array(text: &[u8], into: &mut Intake) {
             raw: text[tail..].to_vec(),
         });
     }
+}
+
+/// Splits a body in either framing: a JSON array, or NDJSON (with or without a
+/// trailing newline).
+pub fn any(text: &[u8], into: &mut Intake) {
+    if looks_like_array(text) { json_array(text, into) } else { ndjson(text, 1, into) }
 }
 
 /// Whether input text is a JSON array (rather than NDJSON), from its first byte.

@@ -40,6 +40,9 @@ pub struct BatchOutcome {
     pub dropped: Vec<Dropped>,
     /// Events that could not be processed.
     pub dead_letters: Vec<DeadLetter>,
+    /// Wall-clock seconds each stage took (module call plus applying its answer);
+    /// stages after the batch ran empty are absent.
+    pub stage_seconds: Vec<f64>,
 }
 
 impl BatchOutcome {

@@ -70,13 +70,16 @@ impl Runner {
         let mut dead_letters = Vec::new();
         let mut origin: Vec<u32> = (0..input.len() as u32).collect();
         let mut current: Option<Events> = None;
+        let mut stage_seconds = Vec::with_capacity(stages.len());
         for s in stages {
             let events = current.as_ref().unwrap_or(input);
             if events.is_empty() {
                 break;
             }
+            let started = std::time::Instant::now();
             let result = self.run_stage(s, events, &context);
             if result.verdicts.iter().all(|v| *v == Verdict::Keep) {
+                stage_seconds.push(started.elapsed().as_secs_f64());
                 continue;
             }
             let stage = &self.pipeline.stages[s].name;
@@ -128,6 +131,7 @@ impl Runner {
             }
             current = Some(next);
             origin = next_origin;
+            stage_seconds.push(started.elapsed().as_secs_f64());
         }
         let delivered = current.unwrap_or_else(|| input.clone());
         BatchOutcome {
@@ -137,6 +141,7 @@ impl Runner {
             origin,
             dropped,
             dead_letters,
+            stage_seconds,
         }
     }
 

@@ -1,0 +1,114 @@
+//! `firehose serve`: the HTTP sidecar for Vector.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use firehose::Pipeline;
+use firehose::engine::Engine;
+use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
+use firehose::serve::{self, AppState, ServeOptions};
+
+/// Arguments of `firehose serve`; each overrides the pipeline file's `serve:` section.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The pipeline file.
+    #[arg(long, short, value_name = "FILE")]
+    pipeline: PathBuf,
+    /// Address to listen on [default: 127.0.0.1:8787].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Where to post processed batches: Vector's `http_server` source, e.g. http://127.0.0.1:8788/.
+    #[arg(long, value_name = "URL")]
+    forward: Option<String>,
+    /// Compress forwarded batches with gzip.
+    #[arg(long)]
+    forward_gzip: bool,
+    /// Dead-letter file, or an http:// URL to post dead letters to [default: firehose-dead-letters.ndjson].
+    #[arg(long, value_name = "FILE|URL")]
+    dead_letter: Option<String>,
+    /// Largest request body accepted (compressed) [default: 32 MiB].
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Most batches in flight; more get 503 [default: two per core].
+    #[arg(long, value_name = "N")]
+    max_in_flight: Option<usize>,
+    /// Seconds to wait for the downstream's answer; keep it below the sender's request timeout (Vector: 60) [default: 50].
+    #[arg(long, value_name = "SECONDS")]
+    downstream_timeout_secs: Option<u64>,
+    /// Swap in new rules when the pipeline file or its modules change (also on SIGHUP
+    /// and `POST /admin/reload`).
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: poll files instead of using file notifications.
+    #[arg(long, requires = "watch")]
+    poll: bool,
+}
+
+/// Runs the sidecar until SIGINT or SIGTERM, then finishes the batches in flight.
+pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::load(&engine, &args.pipeline)?;
+    let file = pipeline.config.serve.clone();
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8787".to_string());
+    let forward = args.forward.or(file.forward).context(
+        "no downstream: pass --forward http://HOST:PORT/ (Vector's http_server source) or set serve.forward in the pipeline file",
+    )?;
+    let forward = forward.parse().with_context(|| format!("--forward `{forward}` is not a URL"))?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = ServeOptions {
+        forward,
+        forward_gzip: args.forward_gzip || file.forward_gzip,
+        dead_letters: args
+            .dead_letter
+            .or(file.dead_letter)
+            .unwrap_or_else(|| "firehose-dead-letters.ndjson".to_string()),
+        max_body_bytes: args.max_body_bytes.unwrap_or(file.max_body_bytes),
+        max_decompressed_bytes: file.max_decompressed_bytes.max(args.max_body_bytes.unwrap_or(0)),
+        max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(cores * 2).max(1),
+        downstream_timeout: Duration::from_secs(args.downstream_timeout_secs.unwrap_or(file.downstream_timeout_secs)),
+    };
+    pipeline.prepare(options.max_in_flight)?;
+    let live = Live::new(pipeline);
+    let watcher = if args.watch {
+        let reloader = Reloader::new(engine.clone(), args.pipeline.clone(), live.clone(), options.max_in_flight);
+        let options = WatchOptions { poll: args.poll, ..WatchOptions::default() };
+        Some(Arc::new(Watcher::start(reloader, options).context("starting the file watcher")?))
+    } else {
+        None
+    };
+    let state = AppState::new(live.clone(), watcher.clone(), options.clone()).map_err(anyhow::Error::msg)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+        log::info!(
+            "listening on {}, forwarding to {}, dead letters to {}, rules version {}",
+            serve::bound(&listener),
+            options.forward,
+            options.dead_letters,
+            live.current().id
+        );
+        if let Some(watcher) = watcher {
+            let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    watcher.trigger();
+                }
+            });
+        }
+        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+        };
+        serve::serve(listener, state, shutdown).await.context("serving")
+    })?;
+    log::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,165 @@
+//! The events endpoint: decode, run, forward, then answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+
+use super::{AppState, Delivery};
+use crate::Counts;
+use crate::emit::{self, Stamp};
+use crate::intake::{self, DecodeError, Intake};
+
+/// A batch after the pipeline, ready to forward.
+struct Processed {
+    /// Delivered events as NDJSON.
+    output: Bytes,
+    /// Dead-letter lines for malformed records and rule rejections.
+    dead_letters: Vec<u8>,
+    counts: Counts,
+    version: String,
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// Handles `POST /` and `POST /v1/events`.
+pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let response = process_request(&state, headers, body).await;
+    state.metrics.request(response.status().as_u16());
+    response
+}
+
+async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
+        let mut busy = answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": format!("{} batches already in flight; retry later", state.options.max_in_flight)}),
+        );
+        busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return busy;
+    };
+    state.metrics.in_flight().inc();
+    let _in_flight = scopeguard(state);
+
+    let bytes = match Limited::new(body, state.options.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": format!("body larger than {} bytes; lower the sender's batch.max_bytes", state.options.max_body_bytes)}),
+            );
+        }
+        Err(e) => return answer(StatusCode::BAD_REQUEST, json!({"error": format!("cannot read the body: {e}")})),
+    };
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let job = state.clone();
+    let processed = match tokio::task::spawn_blocking(move || process(&job, encoding.as_deref(), &bytes)).await {
+        Ok(Ok(processed)) => processed,
+        Ok(Err((status, error))) => return answer(status, json!({"error": error})),
+        Err(e) => {
+            return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": format!("processing failed: {e}")}));
+        }
+    };
+    let mut dead_letters = processed.dead_letters;
+    let mut counts = processed.counts;
+    let mut refused = None;
+    if !processed.output.is_empty() {
+        let started = Instant::now();
+        let delivery = state.forwarder.post(processed.output.clone()).await;
+        let seconds = started.elapsed().as_secs_f64();
+        match delivery {
+            Delivery::Accepted => state.metrics.downstream(seconds, None),
+            Delivery::Retry(reason) => {
+                state
+                    .metrics
+                    .downstream(seconds, Some(if reason.contains("did not answer") { "timeout" } else { "retryable" }));
+                log::warn!("not delivered, asking the sender to retry: {reason}");
+                return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": reason, "retry": true}));
+            }
+            Delivery::Refused { status, body } => {
+                state.metrics.downstream(seconds, Some("refused"));
+                let reason = format!("downstream {} refused the batch with {status}: {body}", state.forwarder.uri());
+                log::error!("{reason}; the batch goes to the dead letters ({})", state.dead_letters.describe());
+                for (i, event) in processed.output.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                    emit::dead_letter(i as u64 + 1, Some("downstream"), &reason, event, &mut dead_letters);
+                }
+                counts.dead_lettered += counts.delivered;
+                counts.delivered = 0;
+                refused = Some(reason);
+            }
+        }
+    }
+    if let Err(e) = state.dead_letters.store(dead_letters).await {
+        log::error!("{e}; asking the sender to retry");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
+    }
+    state.metrics.events(counts.events_in, counts.delivered, counts.dropped, counts.dead_lettered);
+    let summary = json!({
+        "events_in": counts.events_in,
+        "delivered": counts.delivered,
+        "dropped": counts.dropped,
+        "dead_lettered": counts.dead_lettered,
+        "rules_version": processed.version,
+    });
+    match refused {
+        // Not retriable: the sender marks the batch failed, and it is in the dead letters.
+        Some(reason) => answer(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": reason, "summary": summary})),
+        None => answer(StatusCode::OK, summary),
+    }
+}
+
+/// Decodes and runs one body on the live version (on a blocking thread).
+/// A body that cannot be decoded gets its status and reason.
+fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Processed, (StatusCode, String)> {
+    let decoded = intake::decode(encoding, body, state.options.max_decompressed_bytes).map_err(|e| {
+        let status = match e {
+            DecodeError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DecodeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            DecodeError::Corrupt(_) => StatusCode::BAD_REQUEST,
+        };
+        (status, e.to_string())
+    })?;
+    let mut intake = Intake::default();
+    intake::any(&decoded, &mut intake);
+    let pipeline = state.live.current();
+    let mut runner = pipeline.runner();
+    let outcome = runner.run(&intake.events);
+    let stamp = Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version);
+    let mut output = Vec::new();
+    emit::ndjson(&outcome.delivered, &stamp, &mut output);
+    let mut dead_letters = Vec::new();
+    for m in &intake.malformed {
+        emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut dead_letters);
+    }
+    for d in &outcome.dead_letters {
+        let i = d.index as usize;
+        emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut dead_letters);
+    }
+    let stages: Vec<(String, f64)> =
+        pipeline.stages().iter().zip(&outcome.stage_seconds).map(|(s, t)| (s.name.clone(), *t)).collect();
+    state.metrics.batch(intake.records(), &stages);
+    let mut counts = outcome.counts();
+    counts.events_in += intake.malformed.len() as u64;
+    counts.dead_lettered += intake.malformed.len() as u64;
+    Ok(Processed { output: Bytes::from(output), dead_letters, counts, version: pipeline.id.to_string() })
+}
+
+/// Decrements the in-flight gauge when the request ends, however it ends.
+fn scopeguard(state: &Arc<AppState>) -> impl Drop + '_ {
+    struct Guard<'a>(&'a AppState);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.metrics.in_flight().dec();
+        }
+    }
+    Guard(state)
+}

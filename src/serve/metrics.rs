@@ -1,0 +1,142 @@
+//! Prometheus metrics of the sidecar: what happened to events, how long each stage
+//! and the downstream took, batch sizes, errors, and hot swaps.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::reload::SwapCounts;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Stage {
+    stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Status {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric the sidecar exports.
+pub struct Metrics {
+    registry: Registry,
+    events: Family<Outcome, Counter>,
+    requests: Family<Status, Counter>,
+    stage_seconds: HistogramFamily<Stage>,
+    batch_events: Histogram,
+    downstream_seconds: Histogram,
+    downstream_errors: Family<Kind, Counter>,
+    in_flight: Gauge,
+    swaps: Family<Outcome, Gauge>,
+}
+
+fn seconds() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+impl Metrics {
+    /// A fresh set of metrics.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let events = Family::<Outcome, Counter>::default();
+        let requests = Family::<Status, Counter>::default();
+        let stage_seconds = HistogramFamily::<Stage>::new_with_constructor(seconds as fn() -> Histogram);
+        let batch_events = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        let downstream_seconds = seconds();
+        let downstream_errors = Family::<Kind, Counter>::default();
+        let in_flight = Gauge::default();
+        let swaps = Family::<Outcome, Gauge>::default();
+        registry.register(
+            "firehose_events",
+            "Events by outcome: in, delivered, dropped, dead_lettered",
+            events.clone(),
+        );
+        registry.register("firehose_requests", "Requests answered, by HTTP status", requests.clone());
+        registry.register("firehose_stage_seconds", "Time each stage took per batch", stage_seconds.clone());
+        registry.register("firehose_batch_events", "Events per incoming batch", batch_events.clone());
+        registry.register(
+            "firehose_downstream_seconds",
+            "Time the downstream took to answer",
+            downstream_seconds.clone(),
+        );
+        registry.register("firehose_downstream_errors", "Failed deliveries by kind", downstream_errors.clone());
+        registry.register("firehose_in_flight_batches", "Batches being processed or forwarded", in_flight.clone());
+        registry.register("firehose_swaps", "Rules versions swapped in (done) or refused since start", swaps.clone());
+        Metrics {
+            registry,
+            events,
+            requests,
+            stage_seconds,
+            batch_events,
+            downstream_seconds,
+            downstream_errors,
+            in_flight,
+            swaps,
+        }
+    }
+
+    /// Counts events by outcome.
+    pub fn events(&self, events_in: u64, delivered: u64, dropped: u64, dead_lettered: u64) {
+        for (outcome, n) in
+            [("in", events_in), ("delivered", delivered), ("dropped", dropped), ("dead_lettered", dead_lettered)]
+        {
+            self.events.get_or_create(&Outcome { outcome }).inc_by(n);
+        }
+    }
+
+    /// Records one incoming batch's size and its stages' times.
+    pub fn batch(&self, events: usize, stages: &[(String, f64)]) {
+        self.batch_events.observe(events as f64);
+        for (stage, seconds) in stages {
+            self.stage_seconds.get_or_create(&Stage { stage: stage.clone() }).observe(*seconds);
+        }
+    }
+
+    /// Records a downstream exchange; `error` names its failure, if any.
+    pub fn downstream(&self, seconds: f64, error: Option<&'static str>) {
+        self.downstream_seconds.observe(seconds);
+        if let Some(kind) = error {
+            self.downstream_errors.get_or_create(&Kind { kind }).inc();
+        }
+    }
+
+    /// Counts an answered request.
+    pub fn request(&self, status: u16) {
+        self.requests.get_or_create(&Status { status }).inc();
+    }
+
+    /// The in-flight gauge.
+    pub fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render(&self, swaps: SwapCounts) -> String {
+        self.swaps.get_or_create(&Outcome { outcome: "done" }).set(swaps.done as i64);
+        self.swaps.get_or_create(&Outcome { outcome: "refused" }).set(swaps.refused as i64);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
