@@ -419,3 +419,109 @@ fn batch_latencies(
     all.sort_by(f64::total_cmp);
     all
 }
+
+/// The Fluent Bit filter's cost per record, three ways on the same records.
+#[derive(Debug, Clone)]
+pub struct FluentBitReport {
+    /// Records measured.
+    pub records: usize,
+    /// Seconds for the plugin's path: one pipeline call per chunk.
+    pub plugin: f64,
+    /// Seconds for filter_wasm's approach: one call per record with its JSON text.
+    pub per_record: f64,
+    /// Seconds for the same rules natively, per chunk.
+    pub native: f64,
+}
+
+/// Measures the Fluent Bit plugin's chunk path (msgpack → JSON → pipeline → msgpack)
+/// against one component call per record (what Fluent Bit's `filter_wasm` does) and
+/// against the same rules compiled natively, on the same v2 msgpack records.
+pub fn measure_fluent_bit(
+    engine: &Arc<Engine>,
+    pipeline_path: &Path,
+    options: &Options,
+) -> Result<FluentBitReport, Error> {
+    use crate::fluent_bit::filter::Filter;
+    use crate::fluent_bit::msgpack;
+
+    let records = options.events.min(50_000);
+    let workload = Workload::generate(records, options.seed, options.batch_size);
+    // Each batch as a Fluent Bit chunk: [[EventTime, {}], body] records.
+    let chunks: Vec<Vec<u8>> = workload
+        .batches
+        .iter()
+        .map(|batch| {
+            let mut chunk = Vec::new();
+            for (i, line) in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                let tape = firehose_sdk::json::tape_of(line).expect("generated events are valid");
+                let mut header = vec![0x92, 0xd7, 0x00];
+                header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
+                header.extend_from_slice(&0u32.to_be_bytes());
+                header.push(0x80);
+                msgpack::encode_record(&header, &firehose_sdk::json::Event::new(line, &tape), &mut chunk);
+            }
+            chunk
+        })
+        .collect();
+    let path = pipeline_path.display().to_string();
+    let mut filter = Filter::start(|key: &str| match key {
+        "pipeline" => Some(path.clone()),
+        "watch" => Some("off".into()),
+        "dead_letter" => Some(std::env::temp_dir().join("firehose-bench-dead-letters.ndjson").display().to_string()),
+        _ => None,
+    })
+    .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: e })?;
+    let time = |f: &mut dyn FnMut()| {
+        f();
+        let mut best = f64::INFINITY;
+        for _ in 0..options.repeats.max(1) {
+            let started = Instant::now();
+            f();
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let plugin = time(&mut || {
+        for chunk in &chunks {
+            std::hint::black_box(filter.process("bench", chunk).expect("valid chunk"));
+        }
+    });
+
+    // Per record, as filter_wasm: body → JSON text → one call → JSON text → msgpack.
+    let pipeline = Pipeline::load(engine, pipeline_path)?;
+    let mut runner = pipeline.runner();
+    let mut native = pipeline.native_runner()?;
+    let per_chunk = |runner: &mut Runner, chunk: &[u8], per_record: bool| {
+        let records = msgpack::records(chunk).expect("valid chunk");
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut intake = Intake::default();
+        let mut json = Vec::new();
+        let mut headers = Vec::new();
+        for record in &records {
+            let msgpack::Record::Log { header, body, .. } = record else { continue };
+            json.clear();
+            msgpack::to_json(&chunk[body.clone()], &mut json).expect("valid body");
+            if per_record {
+                let mut one = Intake::default();
+                one.add(1, &json);
+                let outcome = runner.run(&one.events);
+                if !outcome.delivered.is_empty() {
+                    msgpack::encode_record(&chunk[header.clone()], &outcome.delivered.event(0), &mut out);
+                }
+            } else {
+                intake.add(1, &json);
+                headers.push(header.clone());
+            }
+        }
+        if !per_record {
+            let outcome = runner.run(&intake.events);
+            for (k, &origin) in outcome.origin.iter().enumerate() {
+                msgpack::encode_record(&chunk[headers[origin as usize].clone()], &outcome.delivered.event(k), &mut out);
+            }
+        }
+        std::hint::black_box(out);
+    };
+    let per_record = time(&mut || chunks.iter().for_each(|c| per_chunk(&mut runner, c, true)));
+    let native = time(&mut || chunks.iter().for_each(|c| per_chunk(&mut native, c, false)));
+    Ok(FluentBitReport { records, plugin, per_record, native })
+}

@@ -15,6 +15,7 @@ pub mod config;
 pub mod emit;
 pub mod engine;
 mod error;
+pub mod fluent_bit;
 pub mod generate;
 pub mod intake;
 pub mod pipeline;

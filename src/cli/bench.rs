@@ -66,6 +66,15 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
             row.ns_per_event()
         );
     })?;
+    let fluent_bit = bench::measure_fluent_bit(&engine, &args.pipeline, &options)?;
+    let per = |seconds: f64| seconds * 1e9 / fluent_bit.records as f64;
+    println!(
+        "fluent bit filter, {} v2 msgpack records in chunks of {}: ns/record",
+        fluent_bit.records, options.batch_size
+    );
+    println!("{:<44} {:>9.0}", "  flb-filter_firehose (one call per chunk)", per(fluent_bit.plugin));
+    println!("{:<44} {:>9.0}", "  filter_wasm's way (one call per record)", per(fluent_bit.per_record));
+    println!("{:<44} {:>9.0}", "  the same rules natively", per(fluent_bit.native));
     let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
     let ms = |v: f64| v * 1e3;
     println!(
@@ -90,11 +99,13 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         swaps.change_to_live.len()
     );
     println!(
-        "{} swap_extra_p99_ms={:.2} swap_extra_max_ms={:.2} change_to_live_max_ms={:.1}",
+        "{} swap_extra_p99_ms={:.2} swap_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1}",
         summary.line(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
         ms(bench::quantile(&swaps.swapping, 1.0) - bench::quantile(&swaps.steady, 1.0)),
         ms(bench::quantile(&swaps.change_to_live, 1.0)),
+        per(fluent_bit.plugin),
+        fluent_bit.per_record / fluent_bit.plugin,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -20,10 +20,12 @@ fn main() -> ExitCode {
         Some("modules") => modules(),
         Some("demo") => modules().and_then(|()| demo(&args[1..])),
         Some("test") => modules().and_then(|()| test(&args[1..])),
+        Some("fluent-bit") => modules().and_then(|()| fluent_bit(&args[1..])),
         _ => Err("usage: cargo xtask <modules|demo|test> [args]\n\
                   \n  modules   build the rule modules as WebAssembly components\
                   \n  demo      build everything and run the demo pipeline on generated events\
-                  \n  test      build the modules and run every test (extra args go to cargo test)"
+                  \n  test      build the modules and run every test (extra args go to cargo test)\
+                  \n  fluent-bit  build the Fluent Bit plugin: target/release/flb-filter_firehose.so"
             .to_string()),
     };
     match result {
@@ -99,6 +101,29 @@ fn demo(_args: &[String]) -> Result<(), String> {
     let masked = first_out.lines().next().unwrap_or_default();
     println!("\n== first event in:\n{original}\n\n== the same event out (masked, enriched):\n{masked}\n");
     println!("Output: {}\nNext: `cargo xtask test` runs the whole test suite.", output.display());
+    Ok(())
+}
+
+/// Builds the Fluent Bit filter plugin and names it the way Fluent Bit's loader wants:
+/// `flb-filter_NAME.so` exporting `filter_NAME_plugin`.
+fn fluent_bit(args: &[String]) -> Result<(), String> {
+    let debug = args.iter().any(|a| a == "--debug");
+    let profile = if debug { "debug" } else { "release" };
+    let mut command = cargo();
+    command.args(["build", "--package", "firehose-fluent-bit"]);
+    if !debug {
+        command.arg("--release");
+    }
+    run(&mut command)?;
+    let dir = root().join("target").join(profile);
+    let built = dir.join("libfirehose_fluent_bit.so");
+    let plugin = dir.join("flb-filter_firehose.so");
+    std::fs::copy(&built, &plugin).map_err(|e| format!("copying {} to {}: {e}", built.display(), plugin.display()))?;
+    println!(
+        "Fluent Bit plugin: {}\n  fluent-bit -e {} -c fluent-bit-examples/local/fluent-bit.yaml",
+        plugin.display(),
+        plugin.display()
+    );
     Ok(())
 }
 

@@ -1,0 +1,434 @@
+//! Fluent Bit's record format, and converting record bodies between msgpack and JSON.
+//!
+//! A chunk is msgpack records back to back: `[[EventTime, {metadata}], {body}]` (log
+//! event format v2), or the legacy `[time, {body}]`. Group start/end markers are
+//! records whose EventTime seconds are `0xFFFFFFFF` / `0xFFFFFFFE`; they pass through
+//! byte for byte. Bodies become JSON for the pipeline and the results become msgpack
+//! again, with each record's original timestamp and metadata bytes.
+
+use std::ops::Range;
+
+use firehose_sdk::json::{self, Event, tape};
+use rmp::Marker;
+
+/// A problem decoding a chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Byte offset in the chunk.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: &'static str,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+fn fail<T>(offset: usize, message: &'static str) -> Result<T, DecodeError> {
+    Err(DecodeError { offset, message })
+}
+
+/// One record of a chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A log record: its header (`[time, metadata]` array, or the bare time of the
+    /// legacy form) and its body map, as byte ranges of the chunk.
+    Log {
+        /// The whole record.
+        span: Range<usize>,
+        /// Header bytes, copied unchanged into the output.
+        header: Range<usize>,
+        /// The body map.
+        body: Range<usize>,
+    },
+    /// A group start/end marker, or a record that is not a log record: passed through.
+    Other {
+        /// The whole record.
+        span: Range<usize>,
+    },
+}
+
+/// Splits a chunk into records.
+pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let start = pos;
+        let mut r = Reader { b: chunk, pos };
+        let root = r.array_len()?;
+        let record = if root != 2 {
+            r.pos = start;
+            r.skip()?;
+            Record::Other { span: start..r.pos }
+        } else {
+            let header_start = r.pos;
+            let is_group_marker = match r.peek()? {
+                Marker::FixArray(2) => {
+                    // v2: [[time, metadata], body]; the time may be a group marker.
+                    let mut inner = Reader { b: chunk, pos: r.pos + 1 };
+                    inner.is_group_marker_time()
+                }
+                _ => false,
+            };
+            r.skip()?;
+            let header = header_start..r.pos;
+            let body_start = r.pos;
+            let body_is_map = matches!(r.peek()?, Marker::FixMap(_) | Marker::Map16 | Marker::Map32);
+            r.skip()?;
+            if is_group_marker || !body_is_map {
+                Record::Other { span: start..r.pos }
+            } else {
+                Record::Log { span: start..r.pos, header, body: body_start..r.pos }
+            }
+        };
+        pos = match &record {
+            Record::Log { span, .. } | Record::Other { span } => span.end,
+        };
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Appends the msgpack value `value` as JSON text to `out`.
+pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let mut r = Reader { b: value, pos: 0 };
+    r.to_json(out, 0)
+}
+
+/// Appends a record with `header` (copied) and the JSON event `body` as msgpack.
+pub fn encode_record(header: &[u8], body: &Event<'_>, out: &mut Vec<u8>) {
+    out.push(0x92);
+    out.extend_from_slice(header);
+    from_json(body, 0, out);
+}
+
+/// Appends the JSON value at tape entry `entry` of `event` as msgpack.
+pub fn from_json(event: &Event<'_>, entry: usize, out: &mut Vec<u8>) {
+    let t = event.tape();
+    let bytes = event.bytes();
+    match tape::tag(t, entry) {
+        tape::OBJECT => {
+            let value = event.value_at(entry);
+            let _ = rmp::encode::write_map_len(out, value.members().count() as u32);
+            for (key, member) in value.members() {
+                write_str(out, &key.as_str());
+                from_json(event, member.entry(), out);
+            }
+        }
+        tape::ARRAY => {
+            let value = event.value_at(entry);
+            let _ = rmp::encode::write_array_len(out, value.items().count() as u32);
+            for item in value.items() {
+                from_json(event, item.entry(), out);
+            }
+        }
+        tape::STRING | tape::STRING_ESCAPED => {
+            let text = event.value_at(entry).as_str().unwrap_or_default();
+            write_str(out, &text);
+        }
+        tape::NUMBER => {
+            let text = std::str::from_utf8(&bytes[tape::value_span(t, entry)]).unwrap_or("0");
+            if let Ok(i) = text.parse::<i64>() {
+                let _ = rmp::encode::write_sint(out, i);
+            } else if let Ok(u) = text.parse::<u64>() {
+                let _ = rmp::encode::write_uint(out, u);
+            } else {
+                let _ = rmp::encode::write_f64(out, text.parse::<f64>().unwrap_or(0.0));
+            }
+        }
+        tape::TRUE => out.push(0xc3),
+        tape::FALSE => out.push(0xc2),
+        _ => out.push(0xc0),
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let _ = rmp::encode::write_str(out, s);
+}
+
+/// A cursor over msgpack bytes.
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Result<Marker, DecodeError> {
+        match self.b.get(self.pos) {
+            Some(&byte) => Ok(Marker::from_u8(byte)),
+            None => fail(self.pos, "truncated msgpack"),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        match end {
+            Some(end) => {
+                let slice = &self.b[self.pos..end];
+                self.pos = end;
+                Ok(slice)
+            }
+            None => fail(self.pos, "truncated msgpack"),
+        }
+    }
+
+    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
+        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| acc << 8 | b as u64))
+    }
+
+    fn array_len(&mut self) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        match self.next_marker()? {
+            Marker::FixArray(n) => Ok(n as usize),
+            Marker::Array16 => Ok(self.be(2)? as usize),
+            Marker::Array32 => Ok(self.be(4)? as usize),
+            _ => fail(at, "a record must be a msgpack array"),
+        }
+    }
+
+    fn next_marker(&mut self) -> Result<Marker, DecodeError> {
+        let marker = self.peek()?;
+        self.pos += 1;
+        Ok(marker)
+    }
+
+    /// At the time of a v2 header: is it an EventTime with the group marker seconds?
+    fn is_group_marker_time(&mut self) -> bool {
+        matches!(self.b.get(self.pos..self.pos + 6), Some([0xd7, 0x00, 0xff, 0xff, 0xff, 0xff | 0xfe]))
+    }
+
+    /// Length of a str/bin/ext payload or the count of an array/map, per marker.
+    fn length(&mut self, marker: Marker) -> Result<usize, DecodeError> {
+        Ok(match marker {
+            Marker::FixStr(n) => n as usize,
+            Marker::FixArray(n) => n as usize,
+            Marker::FixMap(n) => n as usize,
+            Marker::Str8 | Marker::Bin8 => self.be(1)? as usize,
+            Marker::Str16 | Marker::Bin16 | Marker::Array16 | Marker::Map16 => self.be(2)? as usize,
+            Marker::Str32 | Marker::Bin32 | Marker::Array32 | Marker::Map32 => self.be(4)? as usize,
+            _ => 0,
+        })
+    }
+
+    fn skip(&mut self) -> Result<(), DecodeError> {
+        let at = self.pos;
+        let marker = self.next_marker()?;
+        match marker {
+            Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => Ok(()),
+            Marker::U8 | Marker::I8 => self.take(1).map(drop),
+            Marker::U16 | Marker::I16 => self.take(2).map(drop),
+            Marker::U32 | Marker::I32 | Marker::F32 => self.take(4).map(drop),
+            Marker::U64 | Marker::I64 | Marker::F64 => self.take(8).map(drop),
+            Marker::FixStr(_)
+            | Marker::Str8
+            | Marker::Str16
+            | Marker::Str32
+            | Marker::Bin8
+            | Marker::Bin16
+            | Marker::Bin32 => {
+                let n = self.length(marker)?;
+                self.take(n).map(drop)
+            }
+            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                for _ in 0..self.length(marker)? {
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                for _ in 0..self.length(marker)? * 2 {
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            Marker::FixExt1 => self.take(2).map(drop),
+            Marker::FixExt2 => self.take(3).map(drop),
+            Marker::FixExt4 => self.take(5).map(drop),
+            Marker::FixExt8 => self.take(9).map(drop),
+            Marker::FixExt16 => self.take(17).map(drop),
+            Marker::Ext8 | Marker::Ext16 | Marker::Ext32 => {
+                let n = match marker {
+                    Marker::Ext8 => self.be(1)?,
+                    Marker::Ext16 => self.be(2)?,
+                    _ => self.be(4)?,
+                } as usize;
+                self.take(n + 1).map(drop)
+            }
+            Marker::Reserved => fail(at, "invalid msgpack marker 0xc1"),
+        }
+    }
+
+    fn to_json(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
+        if depth > json::MAX_DEPTH {
+            return fail(self.pos, "nesting too deep");
+        }
+        let at = self.pos;
+        let marker = self.next_marker()?;
+        let mut number = |n: String| out.extend_from_slice(n.as_bytes());
+        match marker {
+            Marker::Null => out.extend_from_slice(b"null"),
+            Marker::True => out.extend_from_slice(b"true"),
+            Marker::False => out.extend_from_slice(b"false"),
+            Marker::FixPos(n) => number(n.to_string()),
+            Marker::FixNeg(n) => number(n.to_string()),
+            Marker::U8 => number(self.be(1)?.to_string()),
+            Marker::U16 => number(self.be(2)?.to_string()),
+            Marker::U32 => number(self.be(4)?.to_string()),
+            Marker::U64 => number(self.be(8)?.to_string()),
+            Marker::I8 => number((self.be(1)? as u8 as i8).to_string()),
+            Marker::I16 => number((self.be(2)? as u16 as i16).to_string()),
+            Marker::I32 => number((self.be(4)? as u32 as i32).to_string()),
+            Marker::I64 => number((self.be(8)? as i64).to_string()),
+            Marker::F32 => float(f32::from_bits(self.be(4)? as u32) as f64, out),
+            Marker::F64 => float(f64::from_bits(self.be(8)?), out),
+            Marker::FixStr(_)
+            | Marker::Str8
+            | Marker::Str16
+            | Marker::Str32
+            | Marker::Bin8
+            | Marker::Bin16
+            | Marker::Bin32 => {
+                let n = self.length(marker)?;
+                let text = String::from_utf8_lossy(self.take(n)?);
+                json::write_string(out, &text);
+            }
+            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                out.push(b'[');
+                for i in 0..self.length(marker)? {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.to_json(out, depth + 1)?;
+                }
+                out.push(b']');
+            }
+            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                out.push(b'{');
+                for i in 0..self.length(marker)? {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.key_to_json(out)?;
+                    out.push(b':');
+                    self.to_json(out, depth + 1)?;
+                }
+                out.push(b'}');
+            }
+            Marker::Reserved => return fail(at, "invalid msgpack marker 0xc1"),
+            _ => {
+                // Extension values (e.g. an EventTime inside a body) have no JSON form.
+                self.pos = at;
+                self.skip()?;
+                out.extend_from_slice(b"null");
+            }
+        }
+        Ok(())
+    }
+
+    /// Map keys must be JSON strings: strings stay, anything else becomes its JSON text.
+    fn key_to_json(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        match self.peek()? {
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => self.to_json(out, 0),
+            _ => {
+                let mut key = Vec::new();
+                self.to_json(&mut key, 0)?;
+                json::write_string(out, &String::from_utf8_lossy(&key));
+                Ok(())
+            }
+        }
+    }
+}
+
+fn float(f: f64, out: &mut Vec<u8>) {
+    match serde_json::Number::from_f64(f) {
+        Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmpv::Value as Mp;
+    use serde_json::json;
+
+    fn mp(value: &Mp) -> Vec<u8> {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, value).unwrap();
+        out
+    }
+
+    fn event_time(sec: u32, nsec: u32) -> Mp {
+        let mut data = sec.to_be_bytes().to_vec();
+        data.extend_from_slice(&nsec.to_be_bytes());
+        Mp::Ext(0, data)
+    }
+
+    fn v2(sec: u32, body: Mp) -> Mp {
+        Mp::Array(vec![Mp::Array(vec![event_time(sec, 5), Mp::Map(vec![(Mp::from("m"), Mp::from(1))])]), body])
+    }
+
+    #[test]
+    fn splits_v2_legacy_and_group_markers() {
+        let body = Mp::Map(vec![(Mp::from("a"), Mp::from(1))]);
+        let start = Mp::Array(vec![Mp::Array(vec![event_time(0xFFFF_FFFF, 0), Mp::Map(vec![])]), Mp::Map(vec![])]);
+        let end = Mp::Array(vec![Mp::Array(vec![event_time(0xFFFF_FFFE, 0), Mp::Map(vec![])]), Mp::Map(vec![])]);
+        let legacy = Mp::Array(vec![Mp::from(1_700_000_000u64), body.clone()]);
+        let chunk = [mp(&start), mp(&v2(7, body.clone())), mp(&legacy), mp(&end)].concat();
+        let records = records(&chunk).unwrap();
+        assert_eq!(records.len(), 4);
+        assert!(matches!(records[0], Record::Other { .. }));
+        assert!(matches!(records[3], Record::Other { .. }));
+        let Record::Log { header, body: b, .. } = &records[1] else { panic!() };
+        assert_eq!(
+            &chunk[header.clone()],
+            &mp(&Mp::Array(vec![event_time(7, 5), Mp::Map(vec![(Mp::from("m"), Mp::from(1))])]))[..]
+        );
+        assert_eq!(&chunk[b.clone()], &mp(&body)[..]);
+        let Record::Log { header, .. } = &records[2] else { panic!() };
+        assert_eq!(&chunk[header.clone()], &mp(&Mp::from(1_700_000_000u64))[..]);
+    }
+
+    #[test]
+    fn bodies_round_trip_through_json() {
+        let body = Mp::Map(vec![
+            (Mp::from("s"), Mp::from("zoë \"q\"")),
+            (Mp::from("i"), Mp::from(-42)),
+            (Mp::from("u"), Mp::from(u64::MAX)),
+            (Mp::from("f"), Mp::F64(2.5)),
+            (Mp::from("b"), Mp::Boolean(true)),
+            (Mp::from("n"), Mp::Nil),
+            (Mp::from("a"), Mp::Array(vec![Mp::from(1), Mp::Map(vec![(Mp::from("x"), Mp::from("y"))])])),
+            (Mp::from(7), Mp::from("int key")),
+            (Mp::from("bin"), Mp::Binary(b"raw".to_vec())),
+        ]);
+        let mut text = Vec::new();
+        to_json(&mp(&body), &mut text).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            value,
+            json!({"s": "zoë \"q\"", "i": -42, "u": u64::MAX, "f": 2.5, "b": true, "n": null, "a": [1, {"x": "y"}], "7": "int key", "bin": "raw"})
+        );
+        let tape = json::tape_of(&text).unwrap();
+        let mut back = Vec::new();
+        from_json(&Event::new(&text, &tape), 0, &mut back);
+        let decoded = rmpv::decode::read_value(&mut &back[..]).unwrap();
+        assert_eq!(decoded["s"], Mp::from("zoë \"q\""));
+        assert_eq!(decoded["i"], Mp::from(-42));
+        assert_eq!(decoded["u"], Mp::from(u64::MAX));
+        assert_eq!(decoded["f"], Mp::F64(2.5));
+        assert_eq!(decoded["a"][1]["x"], Mp::from("y"));
+    }
+
+    #[test]
+    fn broken_chunks_are_errors_not_panics() {
+        let chunk = mp(&v2(1, Mp::Map(vec![(Mp::from("a"), Mp::from("b"))])));
+        for cut in 0..chunk.len() {
+            let _ = records(&chunk[..cut]);
+        }
+        assert!(records(&chunk[..chunk.len() - 1]).is_err());
+        assert!(records(&[0xc1]).is_err());
+    }
+}

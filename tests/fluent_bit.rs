@@ -1,0 +1,423 @@
+//! The Fluent Bit plugin, loaded the way Fluent Bit loads it: `dlopen` of
+//! `flb-filter_firehose.so`, `dlsym` of `filter_firehose_plugin`, a copy of the 88-byte
+//! struct, callbacks called with a fake filter instance, `flb_*` functions provided by
+//! this executable (exported with -rdynamic, as Fluent Bit's are), real msgpack chunks
+//! in v2 and legacy form, and the output freed with `free()`.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod common;
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use common::{TestDir, module, root};
+use rmpv::Value as Mp;
+
+// ---- what Fluent Bit's executable provides -------------------------------------------
+
+/// A stand-in for `struct flb_filter_instance`: the plugin reads `log_level` at offset 8.
+#[repr(C)]
+struct Instance {
+    id: c_int,
+    _pad: c_int,
+    log_level: c_int,
+    _rest: [u8; 204],
+}
+
+#[derive(Default)]
+struct Host {
+    properties: HashMap<usize, Vec<(String, CString)>>,
+    contexts: HashMap<usize, usize>,
+    log: Vec<String>,
+}
+
+fn host() -> &'static Mutex<Host> {
+    static HOST: OnceLock<Mutex<Host>> = OnceLock::new();
+    HOST.get_or_init(Default::default)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) -> *const c_char {
+    let key = unsafe { CStr::from_ptr(key) }.to_string_lossy().to_ascii_lowercase();
+    let host = host().lock().unwrap();
+    let found =
+        host.properties.get(&(ins as usize)).and_then(|props| props.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)));
+    found.map_or(std::ptr::null(), |(_, v)| v.as_ptr())
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn flb_filter_set_context(ins: *mut c_void, context: *mut c_void) {
+    host().lock().unwrap().contexts.insert(ins as usize, context as usize);
+}
+
+/// Fluent Bit's is variadic; the plugin always calls it as (level, NULL, 0, "%s", text),
+/// which on x86_64 passes the text in the fifth integer register, like this signature.
+#[unsafe(no_mangle)]
+pub extern "C" fn flb_log_print(
+    level: c_int,
+    _file: *const c_char,
+    _line: c_int,
+    fmt: *const c_char,
+    text: *const c_char,
+) {
+    let fmt = unsafe { CStr::from_ptr(fmt) }.to_string_lossy();
+    assert_eq!(fmt, "%s", "user text must never be the format");
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned();
+    host().lock().unwrap().log.push(format!("{level} {text}"));
+}
+
+// ---- the plugin, as Fluent Bit sees it ------------------------------------------------
+
+type InstanceCallback = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> c_int;
+type FilterCallback = unsafe extern "C" fn(
+    *const c_void,
+    usize,
+    *const c_char,
+    c_int,
+    *mut *mut c_void,
+    *mut usize,
+    *mut c_void,
+    *mut c_void,
+    *mut c_void,
+    *mut c_void,
+) -> c_int;
+type ExitCallback = unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int;
+
+/// `struct flb_filter_plugin` as declared in Fluent Bit 5.x's flb_filter.h.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct FilterPlugin {
+    event_type: c_int,
+    flags: c_int,
+    name: *const c_char,
+    description: *const c_char,
+    config_map: *const c_void,
+    cb_pre_run: Option<InstanceCallback>,
+    cb_init: Option<InstanceCallback>,
+    cb_filter: Option<FilterCallback>,
+    cb_exit: Option<ExitCallback>,
+    cb_notification: Option<InstanceCallback>,
+    head: [*mut c_void; 2],
+}
+
+const MODIFIED: c_int = 1;
+const NOTOUCH: c_int = 2;
+
+fn plugin_path() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            module("filter");
+            let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .current_dir(root())
+                .args(["xtask", "fluent-bit", "--debug"])
+                .status()
+                .expect("build the plugin");
+            assert!(status.success(), "building flb-filter_firehose.so failed");
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+            target.join("debug/flb-filter_firehose.so")
+        })
+        .clone()
+}
+
+/// The loaded plugin: what Fluent Bit keeps after `dlopen` + `dlsym` + `memcpy`.
+struct Loaded {
+    plugin: FilterPlugin,
+    _library: libloading::Library,
+}
+
+/// Tests here count threads and resident memory: run them one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn load() -> Loaded {
+    let library = unsafe { libloading::Library::new(plugin_path()) }.expect("dlopen flb-filter_firehose.so");
+    let symbol: libloading::Symbol<*const FilterPlugin> =
+        unsafe { library.get(b"filter_firehose_plugin\0") }.expect("dlsym");
+    assert_eq!(std::mem::size_of::<FilterPlugin>(), 88);
+    let plugin = unsafe { std::ptr::read(*symbol) };
+    assert_eq!(unsafe { CStr::from_ptr(plugin.name) }.to_str().unwrap(), "firehose");
+    assert_eq!(plugin.event_type, 1);
+    assert!(plugin.config_map.is_null() && plugin.cb_notification.is_none());
+    Loaded { plugin, _library: library }
+}
+
+/// A filter instance with its properties.
+struct Filter<'a> {
+    loaded: &'a Loaded,
+    instance: Box<Instance>,
+}
+
+impl<'a> Filter<'a> {
+    fn init(loaded: &'a Loaded, properties: &[(&str, &str)]) -> Result<Filter<'a>, String> {
+        let mut instance = Box::new(Instance { id: 0, _pad: 0, log_level: 3, _rest: [0; 204] });
+        let ins = (&mut *instance as *mut Instance).cast::<c_void>();
+        host()
+            .lock()
+            .unwrap()
+            .properties
+            .insert(ins as usize, properties.iter().map(|(k, v)| (k.to_string(), CString::new(*v).unwrap())).collect());
+        let pre = unsafe { (loaded.plugin.cb_pre_run.unwrap())(ins, std::ptr::null_mut(), std::ptr::null_mut()) };
+        assert_eq!(pre, 0);
+        let ret = unsafe { (loaded.plugin.cb_init.unwrap())(ins, std::ptr::null_mut(), std::ptr::null_mut()) };
+        if ret != 0 {
+            return Err(host().lock().unwrap().log.join("\n"));
+        }
+        assert!(host().lock().unwrap().contexts.contains_key(&(ins as usize)), "cb_init must set a context");
+        Ok(Filter { loaded, instance })
+    }
+
+    fn context(&self) -> *mut c_void {
+        let ins = &*self.instance as *const Instance as usize;
+        host().lock().unwrap().contexts[&ins] as *mut c_void
+    }
+
+    /// Calls cb_filter; returns None for NOTOUCH, else the output (freed with free()).
+    fn filter(&self, chunk: &[u8]) -> Option<Vec<u8>> {
+        let tag = b"dummy.0";
+        let mut out: *mut c_void = std::ptr::null_mut();
+        let mut out_len = 0usize;
+        let ins = (&*self.instance as *const Instance).cast_mut().cast::<c_void>();
+        let ret = unsafe {
+            (self.loaded.plugin.cb_filter.unwrap())(
+                chunk.as_ptr().cast(),
+                chunk.len(),
+                tag.as_ptr().cast(),
+                tag.len() as c_int,
+                &mut out,
+                &mut out_len,
+                ins,
+                std::ptr::null_mut(),
+                self.context(),
+                std::ptr::null_mut(),
+            )
+        };
+        match ret {
+            NOTOUCH => {
+                assert!(out.is_null(), "NOTOUCH must not hand over a buffer (it would leak)");
+                None
+            }
+            MODIFIED => {
+                let bytes = if out.is_null() {
+                    Vec::new()
+                } else {
+                    unsafe { std::slice::from_raw_parts(out.cast::<u8>(), out_len) }.to_vec()
+                };
+                unsafe { libc::free(out) };
+                Some(bytes)
+            }
+            other => panic!("cb_filter returned {other}"),
+        }
+    }
+}
+
+impl Drop for Filter<'_> {
+    fn drop(&mut self) {
+        let ins = &*self.instance as *const Instance as usize;
+        let context = host().lock().unwrap().contexts.remove(&ins);
+        if let Some(context) = context {
+            assert_eq!(
+                unsafe { (self.loaded.plugin.cb_exit.unwrap())(context as *mut c_void, std::ptr::null_mut()) },
+                0
+            );
+        }
+        host().lock().unwrap().properties.remove(&ins);
+    }
+}
+
+// ---- records --------------------------------------------------------------------------
+
+fn event_time(sec: u32, nsec: u32) -> Mp {
+    let mut data = sec.to_be_bytes().to_vec();
+    data.extend_from_slice(&nsec.to_be_bytes());
+    Mp::Ext(0, data)
+}
+
+fn body(n: i64, event_type: &str) -> Mp {
+    Mp::Map(vec![
+        (Mp::from("n"), Mp::from(n)),
+        (Mp::from("event_type"), Mp::from(event_type)),
+        (Mp::from("ssn"), Mp::from("123-45-6789")),
+        (Mp::from("note"), Mp::from("reach me at zoë@example.com")),
+    ])
+}
+
+fn v2(sec: u32, nsec: u32, metadata: Mp, body: Mp) -> Mp {
+    Mp::Array(vec![Mp::Array(vec![event_time(sec, nsec), metadata]), body])
+}
+
+fn legacy(sec: u64, body: Mp) -> Mp {
+    Mp::Array(vec![Mp::from(sec), body])
+}
+
+fn group(start: bool) -> Mp {
+    let sec = if start { 0xFFFF_FFFF } else { 0xFFFF_FFFE };
+    Mp::Array(vec![
+        Mp::Array(vec![event_time(sec, 0), Mp::Map(vec![(Mp::from("otel"), Mp::from("resource"))])]),
+        Mp::Map(vec![]),
+    ])
+}
+
+fn chunk(records: &[Mp]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for record in records {
+        rmpv::encode::write_value(&mut out, record).unwrap();
+    }
+    out
+}
+
+fn decode(mut bytes: &[u8]) -> Vec<Mp> {
+    let mut records = Vec::new();
+    while !bytes.is_empty() {
+        records.push(rmpv::decode::read_value(&mut bytes).expect("output is msgpack"));
+    }
+    records
+}
+
+fn pipeline(dir: &TestDir, exclude: &str) -> String {
+    dir.pipeline(&format!(
+        "stages:\n  - name: keep\n    module: '{{filter}}'\n    config: {{exclude_event_type: [{exclude}]}}\n  - name: mask\n    module: '{{pii-mask}}'\n    config: {{fields: [{{path: $.ssn, strategy: last4}}], detect: {{email: email}}}}\n  - name: refuse\n    module: '{{misbehave}}'\n"
+    ))
+    .display()
+    .to_string()
+}
+
+// ---- the tests ------------------------------------------------------------------------
+
+#[test]
+fn filters_masks_and_keeps_timestamps_metadata_and_group_markers() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "skip");
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    let meta = Mp::Map(vec![(Mp::from("source"), Mp::from("edge-1"))]);
+    let mut rejected = body(3, "keep");
+    if let Mp::Map(entries) = &mut rejected {
+        entries.push((Mp::from("act"), Mp::from("reject")));
+    }
+    let input = chunk(&[
+        group(true),
+        v2(1_700_000_000, 123_456_789, meta.clone(), body(0, "keep")),
+        v2(1_700_000_001, 5, Mp::Map(vec![]), body(1, "skip")),
+        legacy(1_700_000_002, body(2, "keep")),
+        v2(1_700_000_003, 0, Mp::Map(vec![]), rejected),
+        group(false),
+    ]);
+    let output = decode(&filter.filter(&input).expect("modified"));
+    assert_eq!(output.len(), 4, "dropped and rejected records are removed: {output:?}");
+    assert_eq!(output[0], group(true), "group markers pass through untouched");
+    assert_eq!(output[3], group(false));
+    assert_eq!(
+        output[1][0],
+        Mp::Array(vec![event_time(1_700_000_000, 123_456_789), meta]),
+        "timestamp and metadata kept"
+    );
+    assert_eq!(output[1][1]["ssn"], Mp::from("***-**-6789"));
+    assert_eq!(output[1][1]["note"], Mp::from("reach me at z***@example.com"));
+    assert!(output[1][1]["firehose_metadata"]["rules_version"].as_str().is_some());
+    assert_eq!(output[2][0], Mp::from(1_700_000_002u64), "legacy form keeps its plain timestamp");
+    assert_eq!(output[2][1]["n"], Mp::from(2));
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    assert!(letters.contains("\"stage\":\"refuse\"") && letters.contains("rejected on request"), "{letters}");
+}
+
+#[test]
+fn untouched_chunks_are_notouch_and_dropping_everything_is_an_empty_buffer() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "nothing");
+    let pass = Filter::init(&loaded, &[("Pipeline", &path), ("Version_Field", "off"), ("Watch", "off")]).unwrap();
+    let plain = Mp::Map(vec![(Mp::from("event_type"), Mp::from("keep")), (Mp::from("msg"), Mp::from("no pii"))]);
+    assert_eq!(pass.filter(&chunk(&[v2(1, 0, Mp::Map(vec![]), plain)])), None);
+    drop(pass);
+    let path = pipeline(&dir, "keep");
+    let drop_all = Filter::init(&loaded, &[("Pipeline", &path), ("Watch", "off")]).unwrap();
+    assert_eq!(drop_all.filter(&chunk(&[v2(1, 0, Mp::Map(vec![]), body(0, "keep"))])), Some(Vec::new()));
+    // A chunk that is not msgpack passes on unchanged, with a warning.
+    assert_eq!(drop_all.filter(&[0xc1, 0x00]), None);
+    assert!(host().lock().unwrap().log.iter().any(|l| l.contains("not valid msgpack")));
+}
+
+#[test]
+fn a_missing_or_bad_pipeline_fails_init_with_a_clear_message() {
+    let _serial = serial();
+    let loaded = load();
+    let error = Filter::init(&loaded, &[]).err().expect("no pipeline");
+    assert!(error.contains("[filter:firehose] cannot start: the `Pipeline` property is required"), "{error}");
+    let dir = TestDir::new();
+    let bad = dir.pipeline(
+        "stages:\n  - name: m\n    module: '{pii-mask}'\n    config: {fields: [{path: $.a, strategy: lst4}]}\n",
+    );
+    let error = Filter::init(&loaded, &[("Pipeline", bad.to_str().unwrap())]).err().expect("bad config");
+    assert!(error.contains("unknown variant `lst4`"), "{error}");
+    let error =
+        Filter::init(&loaded, &[("Pipeline", bad.to_str().unwrap()), ("Watch", "maybe")]).err().expect("bad flag");
+    assert!(error.contains("property `watch`: expected on or off"), "{error}");
+}
+
+fn resident_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn a_million_records_and_many_swaps_keep_memory_flat_and_reloads_leak_no_threads() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    // Fluent Bit's hot reload: cb_exit of the old instance, cb_init of a new one. The
+    // first cycle may start process-wide pools (wasmtime's compilation threads); after
+    // it, cycles must leave the thread count as they found it.
+    let cycle = || {
+        let path = pipeline(&dir, "skip");
+        let filter = Filter::init(&loaded, &[("Pipeline", &path)]).unwrap();
+        assert!(filter.filter(&chunk(&[v2(1, 0, Mp::Map(vec![]), body(0, "keep"))])).is_some());
+    };
+    cycle();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = threads();
+    for _ in 0..5 {
+        cycle();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(threads(), before, "init/exit cycles must not leave threads behind");
+
+    let path = pipeline(&dir, "skip");
+    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Watch", "on")]).unwrap();
+    let records: Vec<Mp> = (0..1000)
+        .map(|n| v2(1_700_000_000 + n as u32, 0, Mp::Map(vec![]), body(n, if n % 10 == 0 { "skip" } else { "keep" })))
+        .collect();
+    let input = chunk(&records);
+    let mut baseline = 0;
+    let mut versions = Vec::new();
+    for round in 0..1000 {
+        if round % 100 == 50 {
+            // Swap rules: the watcher picks the change up while chunks flow.
+            pipeline(&dir, if round % 200 == 50 { "never" } else { "skip" });
+        }
+        let output = decode(&filter.filter(&input).expect("modified"));
+        let version = output[0][1]["firehose_metadata"]["rules_version"].as_str().unwrap().to_string();
+        if versions.last() != Some(&version) {
+            versions.push(version);
+        }
+        if round == 200 {
+            baseline = resident_kib();
+        }
+    }
+    let growth = resident_kib().saturating_sub(baseline);
+    // Ten changes alternate between two rule sets; most become visible between chunks.
+    assert!(versions.len() >= 6, "the swaps must take effect: {versions:?}");
+    assert!(growth < 24 * 1024, "resident memory grew by {growth} KiB over 800,000 records");
+}
