@@ -39,7 +39,7 @@ fn host() -> &'static Mutex<Host> {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) -> *const c_char {
+pub unsafe extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) -> *const c_char {
     let key = unsafe { CStr::from_ptr(key) }.to_string_lossy().to_ascii_lowercase();
     let host = host().lock().unwrap();
     let found =
@@ -48,14 +48,14 @@ pub extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) 
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn flb_filter_set_context(ins: *mut c_void, context: *mut c_void) {
+pub unsafe extern "C" fn flb_filter_set_context(ins: *mut c_void, context: *mut c_void) {
     host().lock().unwrap().contexts.insert(ins as usize, context as usize);
 }
 
 /// Fluent Bit's is variadic; the plugin always calls it as (level, NULL, 0, "%s", text),
 /// which on x86_64 passes the text in the fifth integer register, like this signature.
 #[unsafe(no_mangle)]
-pub extern "C" fn flb_log_print(
+pub unsafe extern "C" fn flb_log_print(
     level: c_int,
     _file: *const c_char,
     _line: c_int,

@@ -94,7 +94,7 @@ pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
 /// Appends the msgpack value `value` as JSON text to `out`.
 pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let mut r = Reader { b: value, pos: 0 };
-    r.to_json(out, 0)
+    r.write_json(out, 0)
 }
 
 /// Appends a record with `header` (copied) and the JSON event `body` as msgpack.
@@ -260,7 +260,7 @@ impl Reader<'_> {
         }
     }
 
-    fn to_json(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
+    fn write_json(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
         if depth > json::MAX_DEPTH {
             return fail(self.pos, "nesting too deep");
         }
@@ -300,7 +300,7 @@ impl Reader<'_> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.to_json(out, depth + 1)?;
+                    self.write_json(out, depth + 1)?;
                 }
                 out.push(b']');
             }
@@ -312,7 +312,7 @@ impl Reader<'_> {
                     }
                     self.key_to_json(out)?;
                     out.push(b':');
-                    self.to_json(out, depth + 1)?;
+                    self.write_json(out, depth + 1)?;
                 }
                 out.push(b'}');
             }
@@ -330,10 +330,10 @@ impl Reader<'_> {
     /// Map keys must be JSON strings: strings stay, anything else becomes its JSON text.
     fn key_to_json(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
         match self.peek()? {
-            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => self.to_json(out, 0),
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => self.write_json(out, 0),
             _ => {
                 let mut key = Vec::new();
-                self.to_json(&mut key, 0)?;
+                self.write_json(&mut key, 0)?;
                 json::write_string(out, &String::from_utf8_lossy(&key));
                 Ok(())
             }
