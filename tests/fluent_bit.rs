@@ -38,6 +38,10 @@ fn host() -> &'static Mutex<Host> {
     HOST.get_or_init(Default::default)
 }
 
+/// Fluent Bit's property lookup.
+///
+/// # Safety
+/// `key` is a NUL-terminated string, as the plugin passes it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) -> *const c_char {
     let key = unsafe { CStr::from_ptr(key) }.to_string_lossy().to_ascii_lowercase();
@@ -47,11 +51,20 @@ pub unsafe extern "C" fn flb_filter_get_property(key: *const c_char, ins: *mut c
     found.map_or(std::ptr::null(), |(_, v)| v.as_ptr())
 }
 
+/// Fluent Bit's context setter.
+///
+/// # Safety
+/// Only records the two pointers.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flb_filter_set_context(ins: *mut c_void, context: *mut c_void) {
     host().lock().unwrap().contexts.insert(ins as usize, context as usize);
 }
 
+/// Fluent Bit's log function.
+///
+/// # Safety
+/// `fmt` and `text` are NUL-terminated strings, as the plugin passes them.
+///
 /// Fluent Bit's is variadic; the plugin always calls it as (level, NULL, 0, "%s", text),
 /// which on x86_64 passes the text in the fifth integer register, like this signature.
 #[unsafe(no_mangle)]
