@@ -1,5 +1,6 @@
 //! Command-line front door: argument definitions and dispatch.
 
+mod authoring;
 mod bench;
 mod generate;
 mod run;
@@ -40,6 +41,12 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure the pipeline: as components, natively, per stage, per record, all cores.
     Bench(bench::BenchArgs),
+    /// Run the test cases declared in a pipeline file (`tests:`); non-zero exit on failure.
+    Test(authoring::TestArgs),
+    /// Create a new rule module crate from the template.
+    NewModule(authoring::NewModuleArgs),
+    /// Build module crates into WebAssembly components.
+    Build(authoring::BuildArgs),
 }
 
 impl Cli {
@@ -61,5 +68,8 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::validate(engine()?, args),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(engine()?, args),
+        Command::Test(args) => authoring::test(engine()?, args),
+        Command::NewModule(args) => authoring::new_module(args),
+        Command::Build(args) => authoring::build(args),
     }
 }

@@ -17,6 +17,7 @@ pub mod log;
 pub mod matching;
 pub mod pii;
 mod rule;
+pub mod simple;
 pub mod testing;
 
 /// Substring search (SIMD where available), re-exported for rules: a quick "is this
@@ -25,6 +26,7 @@ pub use memchr::memmem;
 
 pub use config::ConfigError;
 pub use rule::{Batch, Context, Edits, ModuleInfo, Output, Rule, StageInfo, Text, Verdict};
+pub use simple::{Decision, EventMut};
 
 /// [`ModuleInfo`] for the calling crate, from its `Cargo.toml` name, version and description.
 #[macro_export]
@@ -100,5 +102,85 @@ macro_rules! export_rule {
 
             $crate::guest::bindings::__export_rule_module!(Exports with_types_in $crate::guest::bindings);
         }
+    };
+}
+
+/// Exports a per-event rule: `fn process(event: &mut EventMut, ctx: &Context) -> Decision`,
+/// optionally with a configuration type (deserialized from the stage's `config`) passed
+/// as a third argument. The first argument names the rule type the macro defines, for
+/// native tests (`TestBatch::run(&mut MyRule::configure("{}")?)`).
+///
+/// ```
+/// use firehose_sdk::{Context, Decision, EventMut};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Config { threshold: f64 }
+///
+/// fn process(event: &mut EventMut, _ctx: &Context, config: &Config) -> Decision {
+///     match event.get_f64("$.metadata.buyer_response.price") {
+///         Some(price) if price >= config.threshold => {
+///             event.set_str("$.tier", "premium").unwrap();
+///             Decision::Keep
+///         }
+///         Some(_) => Decision::Keep,
+///         None => Decision::Drop,
+///     }
+/// }
+///
+/// firehose_sdk::export_process!(PriceTier, process, Config);
+/// ```
+#[macro_export]
+macro_rules! export_process {
+    ($rule:ident, $process:path) => {
+        /// The rule `export_process!` made from a per-event function.
+        pub struct $rule {
+            paths: $crate::simple::PathCache,
+        }
+
+        impl $crate::Rule for $rule {
+            fn describe() -> $crate::ModuleInfo {
+                $crate::module_info!(env!("CARGO_PKG_NAME"))
+            }
+
+            fn configure(config: &str) -> Result<Self, $crate::ConfigError> {
+                $crate::simple::no_config(config)?;
+                Ok($rule { paths: Default::default() })
+            }
+
+            fn process(&mut self, batch: &$crate::Batch<'_>, ctx: &$crate::Context, out: &mut $crate::Output) {
+                for event in batch.iter() {
+                    $crate::simple::run_one(event, &mut self.paths, out, |e| $process(e, ctx));
+                }
+            }
+        }
+
+        $crate::export_rule!($rule);
+    };
+    ($rule:ident, $process:path, $config:ty) => {
+        /// The rule `export_process!` made from a per-event function.
+        pub struct $rule {
+            config: $config,
+            paths: $crate::simple::PathCache,
+        }
+
+        impl $crate::Rule for $rule {
+            fn describe() -> $crate::ModuleInfo {
+                $crate::module_info!(env!("CARGO_PKG_NAME"))
+            }
+
+            fn configure(config: &str) -> Result<Self, $crate::ConfigError> {
+                let config = if config.trim().is_empty() { "{}" } else { config };
+                Ok($rule { config: $crate::config::parse(config)?, paths: Default::default() })
+            }
+
+            fn process(&mut self, batch: &$crate::Batch<'_>, ctx: &$crate::Context, out: &mut $crate::Output) {
+                let config = &self.config;
+                for event in batch.iter() {
+                    $crate::simple::run_one(event, &mut self.paths, out, |e| $process(e, ctx, config));
+                }
+            }
+        }
+
+        $crate::export_rule!($rule);
     };
 }

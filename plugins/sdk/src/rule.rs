@@ -254,6 +254,11 @@ impl Edits<'_> {
         });
     }
 
+    /// Records an edit of `entry` with new text `text` (for SDK layers built on top).
+    pub fn push(&mut self, entry: usize, action: EditAction, text: &[u8]) {
+        self.record(entry, action, |out| out.extend_from_slice(text))
+    }
+
     /// Removes the member whose key is `key`.
     pub fn remove(&mut self, key: &Key<'_>) {
         self.edits.push(Edit { entry: key.entry as u32, action: EditAction::RemoveMember, text_start: 0, text_len: 0 });

@@ -1,0 +1,178 @@
+//! Writing modules: `firehose new-module` scaffolds one from the template kept in the
+//! repository (`plugins/template`), `firehose build` builds a module crate into a
+//! component, and `firehose test` runs a pipeline's own test cases.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use firehose::engine::Engine;
+use firehose::{Pipeline, checks};
+
+const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
+const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
+const TEMPLATE_README: &str = include_str!("../../plugins/template/README.md");
+/// The SDK the scaffolded crate depends on (this repository's).
+const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/sdk");
+
+/// Arguments of `firehose new-module`.
+#[derive(Debug, clap::Args)]
+pub struct NewModuleArgs {
+    /// The module's name: lowercase letters, digits and dashes, e.g. `fraud-score`.
+    name: String,
+    /// Where to create the crate directory [default: the current directory].
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+/// Arguments of `firehose build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Module crate directories (with a Cargo.toml).
+    #[arg(default_value = ".")]
+    crates: Vec<PathBuf>,
+}
+
+/// Arguments of `firehose test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The pipeline file whose `tests:` to run.
+    #[arg(long, short, value_name = "FILE")]
+    pipeline: PathBuf,
+}
+
+/// Creates a module crate that builds as it is.
+pub fn new_module(args: NewModuleArgs) -> anyhow::Result<ExitCode> {
+    let name = &args.name;
+    let valid = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        bail!(
+            "module name `{name}`: use lowercase letters, digits and dashes, starting with a letter (e.g. fraud-score)"
+        );
+    }
+    let dir = args.dir.join(name);
+    if dir.exists() {
+        bail!("{} already exists; choose another name or --dir", dir.display());
+    }
+    std::fs::create_dir_all(dir.join("src"))
+        .and_then(|()| std::fs::create_dir_all(dir.join(".cargo")))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let cargo = TEMPLATE_CARGO
+        .replace("name = \"firehose-template\"", &format!("name = \"{name}\""))
+        .replace("path = \"../sdk\"", &format!("path = \"{SDK_DIR}\""))
+        + "\n# A crate of its own, not part of an enclosing workspace.\n[workspace]\n\n[profile.release]\nlto = true\ncodegen-units = 1\nstrip = \"debuginfo\"\n";
+    let files = [
+        ("Cargo.toml", cargo),
+        ("src/lib.rs", TEMPLATE_LIB.to_string()),
+        ("README.md", TEMPLATE_README.replace("<name>", &name.replace('-', "_"))),
+        (".cargo/config.toml", "# WebAssembly SIMD speeds up the SDK's byte searches.\n[target.wasm32-wasip2]\nrustflags = [\"-C\", \"target-feature=+simd128\"]\n".into()),
+        (".gitignore", "/target\n*.wasm\n".into()),
+    ];
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).with_context(|| format!("writing {}", dir.join(file).display()))?;
+    }
+    println!(
+        "created {}\n  cd {}\n  cargo test           # the rule's tests, natively\n  firehose build .     # -> {}.wasm",
+        dir.display(),
+        dir.display(),
+        name.replace('-', "_")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds each module crate for wasm32-wasip2 and copies the component next to its
+/// Cargo.toml.
+pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    ensure_wasm_target()?;
+    for dir in &args.crates {
+        let manifest = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+        let package: toml_name::Package =
+            toml_name::package(&text).with_context(|| format!("{}: no [package] name", manifest.display()))?;
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(&manifest)
+            .status()
+            .context("running cargo")?;
+        if !status.success() {
+            bail!("building {} failed", dir.display());
+        }
+        let file = format!("{}.wasm", package.name.replace('-', "_"));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| dir.join("target"));
+        let built = target.join("wasm32-wasip2/release").join(&file);
+        let component = dir.join(&file);
+        std::fs::copy(&built, &component).with_context(|| format!("copying {}", built.display()))?;
+        println!("built {}", component.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if let Ok(output) = installed {
+        if !String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
+            let status =
+                Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status().context("running rustup")?;
+            if !status.success() {
+                bail!("`rustup target add wasm32-wasip2` failed");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the pipeline's test cases; exits non-zero if any fails.
+pub fn test(engine: Arc<Engine>, args: TestArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::load(&engine, &args.pipeline)?;
+    let results = checks::run_tests(&pipeline);
+    if results.is_empty() {
+        println!("{}: no test cases (add a `tests:` list to the pipeline file)", args.pipeline.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = 0;
+    for result in &results {
+        match &result.failure {
+            None => println!("ok      {}", result.name),
+            Some(failure) => {
+                failed += 1;
+                println!("FAILED  {}", result.name);
+                for line in failure.lines() {
+                    println!("          {line}");
+                }
+            }
+        }
+    }
+    println!(
+        "{}: {} passed, {} failed (rules version {})",
+        args.pipeline.display(),
+        results.len() - failed,
+        failed,
+        pipeline.id
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Reading a crate's name from its Cargo.toml without a TOML parser dependency.
+mod toml_name {
+    /// The `[package]` table's `name`.
+    pub struct Package {
+        pub name: String,
+    }
+
+    pub fn package(text: &str) -> Option<Package> {
+        let mut in_package = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_package = line == "[package]";
+            } else if in_package {
+                if let Some(value) = line.strip_prefix("name").map(str::trim_start).and_then(|l| l.strip_prefix('=')) {
+                    return Some(Package { name: value.trim().trim_matches('"').to_string() });
+                }
+            }
+        }
+        None
+    }
+}
