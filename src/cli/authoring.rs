@@ -112,13 +112,13 @@ pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
 
 fn ensure_wasm_target() -> anyhow::Result<()> {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    if let Ok(output) = installed {
-        if !String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
-            let status =
-                Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status().context("running rustup")?;
-            if !status.success() {
-                bail!("`rustup target add wasm32-wasip2` failed");
-            }
+    if let Ok(output) = installed
+        && !String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == "wasm32-wasip2")
+    {
+        let status =
+            Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status().context("running rustup")?;
+        if !status.success() {
+            bail!("`rustup target add wasm32-wasip2` failed");
         }
     }
     Ok(())
@@ -167,10 +167,10 @@ mod toml_name {
         for line in text.lines().map(str::trim) {
             if line.starts_with('[') {
                 in_package = line == "[package]";
-            } else if in_package {
-                if let Some(value) = line.strip_prefix("name").map(str::trim_start).and_then(|l| l.strip_prefix('=')) {
-                    return Some(Package { name: value.trim().trim_matches('"').to_string() });
-                }
+            } else if in_package
+                && let Some(value) = line.strip_prefix("name").map(str::trim_start).and_then(|l| l.strip_prefix('='))
+            {
+                return Some(Package { name: value.trim().trim_matches('"').to_string() });
             }
         }
         None
