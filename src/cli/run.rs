@@ -14,6 +14,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
+use firehose::Events;
+use firehose::config::{Compression, Framing};
+use firehose::emit::batches::BatchWriter;
 use firehose::emit::{self, Stamp};
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
@@ -21,6 +24,7 @@ use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::{Counts, Pipeline};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `firehose run`.
@@ -51,6 +55,16 @@ pub struct RunArgs {
     /// With --watch: poll files for changes instead of using file notifications.
     #[arg(long, requires = "watch")]
     poll: bool,
+    /// Write Firehose-style batches (partitioned, framed, compressed objects) under this
+    /// directory instead of NDJSON to --output; dead letters go under its error prefix.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// With --output-dir: framing of the objects [default: the pipeline's output.framing].
+    #[arg(long, value_enum)]
+    framing: Option<Framing>,
+    /// With --output-dir: compression of the objects [default: the pipeline's output.compression].
+    #[arg(long, value_enum)]
+    compression: Option<Compression>,
 }
 
 enum ChunkBody {
@@ -68,9 +82,16 @@ struct Chunk {
 
 struct Done {
     seq: u64,
-    output: Vec<u8>,
-    dead_letters: Vec<u8>,
+    output: Output,
     counts: Counts,
+}
+
+/// What a worker hands the writer for one chunk.
+enum Output {
+    /// NDJSON lines for --output, and dead-letter lines.
+    Ndjson { events: Vec<u8>, dead_letters: Vec<u8> },
+    /// Events for --output-dir batches, and dead letters with their error type.
+    Batches { delivered: Events, version: Arc<str>, errors: Vec<(&'static str, Vec<u8>)> },
 }
 
 /// Runs the command.
@@ -94,6 +115,16 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let mut dead_letter_file: Option<std::fs::File> = None;
+    let mut batches = match args.output_dir.clone().or(pipeline.config.output.dir.clone()) {
+        Some(dir) => {
+            let mut config = pipeline.config.output.clone();
+            config.framing = args.framing.unwrap_or(config.framing);
+            config.compression = args.compression.unwrap_or(config.compression);
+            Some((BatchWriter::new(&dir, config)?, dir))
+        }
+        None => None,
+    };
+    let to_batches = batches.is_some();
 
     let live = Live::new(pipeline);
     let watcher = if args.watch {
@@ -123,10 +154,13 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         for _ in 0..workers {
             let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
-            scope.spawn(move || work(&live, rx, tx));
+            scope.spawn(move || work(&live, to_batches, rx, tx));
         }
         drop((chunk_rx, done_tx));
-        let written = write_in_order(&done_rx, &mut output, &mut dead_letter_file, &args.dead_letter, &mut totals);
+        let written = match batches.as_mut() {
+            Some((writer, _)) => write_batches(&done_rx, writer, &mut totals),
+            None => write_in_order(&done_rx, &mut output, &mut dead_letter_file, &args.dead_letter, &mut totals),
+        };
         // Whatever happened, let the signal thread go before the scope joins it.
         signal_handle.close();
         written?;
@@ -139,13 +173,23 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     assert!(totals.balanced(), "every event must be accounted for: {totals:?}");
     let swaps = live.counts();
+    let (dead_letters_to, written) = match &batches {
+        Some((writer, dir)) => {
+            let stats = writer.stats();
+            (
+                dir.join("errors").display().to_string(),
+                format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, dir.display()),
+            )
+        }
+        None => (args.dead_letter.display().to_string(), String::new()),
+    };
     eprintln!(
-        "firehose: {} in, {} out, {} dropped by rules, {} dead-lettered{} | {:.2} s, {:.0} events/s, {:.1} MB/s | rules version {}{}",
+        "firehose: {} in, {} out, {} dropped by rules, {} dead-lettered{}{written} | {:.2} s, {:.0} events/s, {:.1} MB/s | rules version {}{}",
         totals.events_in,
         totals.delivered,
         totals.dropped,
         totals.dead_lettered,
-        if totals.dead_lettered > 0 { format!(" (to {})", args.dead_letter.display()) } else { String::new() },
+        if totals.dead_lettered > 0 { format!(" (to {dead_letters_to})") } else { String::new() },
         elapsed,
         totals.events_in as f64 / elapsed,
         bytes_in as f64 / elapsed / 1e6,
@@ -185,15 +229,18 @@ fn write_in_order(
         while let Some(result) = pending.remove(&next) {
             next += 1;
             *totals += result.counts;
-            output.write_all(&result.output).context("writing output")?;
-            if !result.dead_letters.is_empty() {
+            let Output::Ndjson { events, dead_letters } = result.output else {
+                unreachable!("workers encode NDJSON when there is no --output-dir");
+            };
+            output.write_all(&events).context("writing output")?;
+            if !dead_letters.is_empty() {
                 if dead_letter_file.is_none() {
                     let file = std::fs::File::create(dead_letter_path)
                         .with_context(|| format!("creating dead-letter file {}", dead_letter_path.display()))?;
                     *dead_letter_file = Some(file);
                 }
                 let file = dead_letter_file.as_mut().expect("just created");
-                file.write_all(&result.dead_letters).context("writing dead letters")?;
+                file.write_all(&dead_letters).context("writing dead letters")?;
             }
             if pending.is_empty() {
                 // Following a live input: let readers downstream see each batch.
@@ -202,6 +249,55 @@ fn write_in_order(
         }
     }
     output.flush().context("writing output")
+}
+
+/// Feeds results, in input order, to the batch writer; cuts batches by time while
+/// waiting, shows progress on a terminal, and writes every open batch at the end.
+fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut Counts) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let progress = std::io::stderr().is_terminal();
+    let mut last_progress = Instant::now();
+    let mut pending = BTreeMap::new();
+    let mut next = 0;
+    loop {
+        match done.recv_timeout(std::time::Duration::from_millis(250)) {
+            Ok(result) => {
+                pending.insert(result.seq, result);
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        while let Some(result) = pending.remove(&next) {
+            next += 1;
+            *totals += result.counts;
+            let Output::Batches { delivered, version, errors } = result.output else {
+                unreachable!("workers hand over events with --output-dir");
+            };
+            for i in 0..delivered.len() {
+                writer.add(&delivered.event(i), &version).context("writing batches")?;
+            }
+            for (error_type, record) in errors {
+                writer.add_error(error_type, &record).context("writing batches")?;
+            }
+        }
+        writer.tick().context("writing batches")?;
+        if progress && last_progress.elapsed().as_secs() >= 1 {
+            last_progress = Instant::now();
+            let stats = writer.stats();
+            eprint!(
+                "\rfirehose: {} events, {:.1} MB, {} objects, {:.0} events/s   ",
+                totals.events_in,
+                stats.bytes as f64 / 1e6,
+                stats.batches,
+                totals.events_in as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    writer.finish().context("writing batches")?;
+    if progress {
+        eprintln!();
+    }
+    Ok(())
 }
 
 /// Cuts the input into chunks; returns the number of bytes read.
@@ -311,7 +407,7 @@ fn split_intake(all: Intake, batch_size: usize) -> Vec<Intake> {
 
 /// Validates, runs and encodes chunks until the input ends, taking up a new rules
 /// version between batches when one is published.
-fn work(live: &Live, chunks: Receiver<Chunk>, done: Sender<Done>) {
+fn work(live: &Live, to_batches: bool, chunks: Receiver<Chunk>, done: Sender<Done>) {
     let mut runner = live.current().runner();
     let mut stamp = stamp_for(runner.pipeline());
     for chunk in chunks.iter() {
@@ -328,20 +424,29 @@ fn work(live: &Live, chunks: Receiver<Chunk>, done: Sender<Done>) {
             }
         };
         let outcome = runner.run(&intake.events);
-        let mut output = Vec::new();
-        emit::ndjson(&outcome.delivered, &stamp, &mut output);
-        let mut dead_letters = Vec::new();
-        for m in &intake.malformed {
-            emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut dead_letters);
-        }
-        for d in &outcome.dead_letters {
-            let i = d.index as usize;
-            emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut dead_letters);
-        }
         let mut counts = outcome.counts();
         counts.events_in += intake.malformed.len() as u64;
         counts.dead_lettered += intake.malformed.len() as u64;
-        if done.send(Done { seq: chunk.seq, output, dead_letters, counts }).is_err() {
+        let mut letters: Vec<(&'static str, Vec<u8>)> = Vec::new();
+        for m in &intake.malformed {
+            let mut line = Vec::new();
+            emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut line);
+            letters.push(("malformed", line));
+        }
+        for d in &outcome.dead_letters {
+            let i = d.index as usize;
+            let mut line = Vec::new();
+            emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut line);
+            letters.push(("rejected", line));
+        }
+        let output = if to_batches {
+            Output::Batches { delivered: outcome.delivered, version: outcome.version, errors: letters }
+        } else {
+            let mut events = Vec::new();
+            emit::ndjson(&outcome.delivered, &stamp, &mut events);
+            Output::Ndjson { events, dead_letters: letters.into_iter().flat_map(|(_, line)| line).collect() }
+        };
+        if done.send(Done { seq: chunk.seq, output, counts }).is_err() {
             return;
         }
     }

@@ -46,6 +46,93 @@ struct PipelineFile {
     tests: Vec<TestCase>,
     #[serde(default)]
     serve: ServeConfig,
+    #[serde(default)]
+    output: OutputConfig,
+}
+
+/// Batches written to a directory, the way Amazon Data Firehose writes to S3
+/// (`firehose run --output-dir`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// The directory (`--output-dir` overrides it).
+    pub dir: Option<PathBuf>,
+    /// Where each event's batch goes, rendered per event: `{{year}}`, `{{month}}`,
+    /// `{{day}}`, `{{hour}}`, `{{minute}}`, top-level fields (`{{flow_id}}`) and any
+    /// JSONPath (`{{$.lead_data.state}}`).
+    pub prefix: String,
+    /// Where dead letters and events that cannot be placed go; `{{error_type}}` names why.
+    pub error_prefix: String,
+    /// Object names start with this: `events-2024-01-15-14-30-45-AB12CD34.json.gz`.
+    pub name: String,
+    /// `ndjson` or `json_array`.
+    pub framing: Framing,
+    /// `gzip`, `snappy` (framed), `lz4` (frame) or `none`.
+    pub compression: Compression,
+    /// Cut a batch at this size, in MiB (1–128), before compression.
+    pub size_mib: u64,
+    /// Cut a batch this many seconds after its first event (0–900; 0: every write).
+    pub interval_secs: u64,
+    /// Cut a batch at this many events (optional).
+    pub max_events: Option<usize>,
+    /// Partition by the event's `timestamp` (`event`) or by when it is written (`processing`).
+    pub time_source: TimeSource,
+    /// Most partitions with an open batch; events for more go to the error prefix.
+    pub max_open_partitions: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            dir: None,
+            prefix: "events/year={{year}}/month={{month}}/day={{day}}/hour={{hour}}/".into(),
+            error_prefix: "errors/{{error_type}}/year={{year}}/month={{month}}/day={{day}}/hour={{hour}}/".into(),
+            name: "events".into(),
+            framing: Framing::Ndjson,
+            compression: Compression::Gzip,
+            size_mib: 5,
+            interval_secs: 300,
+            max_events: None,
+            time_source: TimeSource::Event,
+            max_open_partitions: 500,
+        }
+    }
+}
+
+/// How events are laid out in an object.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// One JSON object per line.
+    Ndjson,
+    /// One JSON array of objects.
+    #[value(name = "json_array", alias = "json-array")]
+    JsonArray,
+}
+
+/// How objects are compressed.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// gzip (`.gz`).
+    Gzip,
+    /// Snappy, framing format (`.snappy`).
+    Snappy,
+    /// LZ4, frame format (`.lz4`).
+    Lz4,
+    /// Not compressed.
+    None,
+}
+
+/// Which time partitions and object names use.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The event's `timestamp` (RFC 3339, or Unix seconds / milliseconds); processing
+    /// time when it has none.
+    Event,
+    /// The time the event is written.
+    Processing,
 }
 
 /// Settings of `firehose serve`, the HTTP sidecar for Vector (flags override them).
@@ -232,6 +319,8 @@ pub struct PipelineConfig {
     pub tests: Vec<TestCase>,
     /// Settings of the HTTP sidecar.
     pub serve: ServeConfig,
+    /// Settings of batches written to a directory.
+    pub output: OutputConfig,
     /// Every file the configuration depends on (the pipeline file, modules, tables…).
     pub files: Vec<PathBuf>,
     /// SHA-256 over everything resolved above except module bytes (hashed separately).
@@ -255,6 +344,11 @@ impl PipelineConfig {
         }
         if file.limits.timeout_ms == 0 || file.limits.memory_mib == 0 {
             return Err(fail("`limits.timeout_ms` and `limits.memory_mib` must be greater than zero".into()));
+        }
+        if !(1..=128).contains(&file.output.size_mib) || file.output.interval_secs > 900 {
+            return Err(fail(
+                "`output.size_mib` must be 1-128 and `output.interval_secs` 0-900 (Firehose's buffering hints)".into(),
+            ));
         }
         if file.batch.max_events == 0 {
             return Err(fail("`batch.max_events` must be greater than zero".into()));
@@ -294,6 +388,7 @@ impl PipelineConfig {
             stages,
             tests: file.tests,
             serve: file.serve,
+            output: file.output,
             files,
             config_hash: [0; 32],
         };

@@ -1,6 +1,7 @@
 //! Writing events out: delivered events (NDJSON, with the `firehose_metadata` member
 //! the host adds) and dead letters.
 
+pub mod batches;
 mod dead_letter;
 mod stamp;
 

@@ -129,5 +129,22 @@ fn fluent_bit(args: &[String]) -> Result<(), String> {
 }
 
 fn test(args: &[String]) -> Result<(), String> {
+    python_decoders();
     run(cargo().args(["test", "--workspace"]).args(args))
+}
+
+/// The batch tests read objects back with decoders independent of the ones that wrote
+/// them: Python's python-snappy, lz4 and duckdb. Installed when possible; without them
+/// those tests fall back to Rust decoders and skip the DuckDB query.
+fn python_decoders() {
+    let have = Command::new("python3").args(["-c", "import snappy, lz4.frame, duckdb"]).output();
+    if have.as_ref().is_ok_and(|o| o.status.success()) || have.is_err() {
+        return;
+    }
+    let installed = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "python-snappy", "lz4", "duckdb"])
+        .status();
+    if !installed.is_ok_and(|s| s.success()) {
+        eprintln!("xtask: could not install python-snappy, lz4 and duckdb; the batch tests will use Rust decoders");
+    }
 }

@@ -1,0 +1,309 @@
+//! `firehose run --output-dir`: Firehose-style batches on disk, read back with
+//! independent decoders (the system's gzip; Python's gzip, python-snappy and lz4 where
+//! installed — `cargo xtask test` installs them — else the Rust crates), in every
+//! framing and compression; tricky partition values; size, count and time cut-offs;
+//! sequence numbers; crashes leaving only whole objects; and a warehouse-style query.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestDir, module, root};
+use serde_json::Value;
+
+fn firehose(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_firehose"))
+        .args(args)
+        .current_dir(dir)
+        .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
+        .output()
+        .expect("run firehose")
+}
+
+fn pipeline(dir: &TestDir, output: &str) -> PathBuf {
+    dir.pipeline(&format!(
+        "stages:\n  - name: mask\n    module: '{{pii-mask}}'\n    config: {{fields: [{{path: $.ssn, strategy: last4}}]}}\noutput:\n{output}\n"
+    ))
+}
+
+fn events(n: usize, extra: impl Fn(usize) -> String) -> String {
+    (0..n)
+        .map(|i| format!("{{\"n\": {i}, \"timestamp\": \"2024-01-15T14:30:45Z\", \"ssn\": \"123-45-6789\", \"pad\": \"{}\"{}}}\n", "x".repeat(200), extra(i)))
+        .collect()
+}
+
+/// Every object (not hidden) under `dir`, recursively.
+fn objects(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.file_name().unwrap().to_string_lossy().starts_with('.') {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn python_has(modules: &str) -> bool {
+    Command::new("python3").args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Decompresses an object with a tool or library other than the one that wrote it.
+fn decode(path: &Path) -> String {
+    let name = path.to_string_lossy().to_string();
+    let python = |code: &str| {
+        let out = Command::new("python3").args(["-c", code, &name]).output().expect("python3");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    if name.ends_with(".gz") {
+        let out = Command::new("gzip").args(["-dc", &name]).output().expect("gzip");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    } else if name.ends_with(".snappy") {
+        if python_has("snappy") {
+            python(
+                "import sys, snappy; sys.stdout.write(snappy.StreamDecompressor().decompress(open(sys.argv[1], 'rb').read()).decode())",
+            )
+        } else {
+            let mut out = String::new();
+            std::io::Read::read_to_string(
+                &mut snap::read::FrameDecoder::new(std::fs::File::open(path).unwrap()),
+                &mut out,
+            )
+            .unwrap();
+            out
+        }
+    } else if name.ends_with(".lz4") {
+        if python_has("lz4.frame") {
+            python(
+                "import sys, lz4.frame; sys.stdout.write(lz4.frame.decompress(open(sys.argv[1], 'rb').read()).decode())",
+            )
+        } else {
+            let mut out = String::new();
+            std::io::Read::read_to_string(
+                &mut lz4_flex::frame::FrameDecoder::new(std::fs::File::open(path).unwrap()),
+                &mut out,
+            )
+            .unwrap();
+            out
+        }
+    } else {
+        std::fs::read_to_string(path).unwrap()
+    }
+}
+
+/// The events of one object, whatever its framing.
+fn read(path: &Path) -> Vec<Value> {
+    let text = decode(path);
+    if text.trim_start().starts_with('[') {
+        serde_json::from_str::<Vec<Value>>(&text).expect("a JSON array")
+    } else {
+        text.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect()
+    }
+}
+
+#[test]
+fn every_framing_and_compression_reads_back_with_independent_decoders() {
+    module("filter");
+    for framing in ["ndjson", "json_array"] {
+        for compression in ["gzip", "snappy", "lz4", "none"] {
+            let dir = TestDir::new();
+            pipeline(&dir, "  dir: lake\n  max_events: 40");
+            dir.write("in.ndjson", &events(100, |_| String::new()));
+            let out = firehose(
+                &["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--framing", framing, "--compression", compression],
+                dir.dir.path(),
+            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let files = objects(&dir.path("lake"));
+            assert_eq!(files.len(), 3, "{framing}/{compression}: 100 events in batches of 40: {files:?}");
+            let extension = match compression {
+                "gzip" => ".json.gz",
+                "snappy" => ".json.snappy",
+                "lz4" => ".json.lz4",
+                _ => ".json",
+            };
+            let mut seen = Vec::new();
+            for file in &files {
+                let name = file.file_name().unwrap().to_string_lossy();
+                assert!(name.starts_with("events-2") && name.ends_with(extension), "{name}");
+                assert!(
+                    file.starts_with(dir.path("lake/events/year=2024/month=01/day=15/hour=14")),
+                    "{}",
+                    file.display()
+                );
+                for event in read(file) {
+                    assert_eq!(event["ssn"], "***-**-6789");
+                    seen.push(event["n"].as_u64().unwrap());
+                }
+            }
+            seen.sort();
+            assert_eq!(seen, (0..100).collect::<Vec<_>>(), "{framing}/{compression}");
+        }
+    }
+}
+
+#[test]
+fn partitions_from_tricky_values_stay_inside_the_directory() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  prefix: \"flow={{flow_id}}/state={{$.lead.state}}/\"\n  interval_secs: 0");
+    let input = [
+        r#"{"flow_id": "../../escape", "lead": {"state": "CA"}}"#,
+        r#"{"flow_id": "a/b\\c", "lead": {"state": ".."}}"#,
+        r#"{"flow_id": "Zoë-北京", "lead": {"state": "NY"}}"#,
+        r#"{"flow_id": "f1", "lead": {}}"#,
+        r#"{"lead": {"state": "TX"}}"#,
+    ]
+    .join("\n");
+    dir.write("in.ndjson", &input);
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lake = dir.path("lake");
+    let relative: Vec<String> =
+        objects(&lake).iter().map(|f| f.parent().unwrap().strip_prefix(&lake).unwrap().display().to_string()).collect();
+    assert!(relative.contains(&"flow=.._.._escape/state=CA".to_string()), "{relative:?}");
+    assert!(relative.contains(&"flow=a_b_c/state=__".to_string()), "{relative:?}");
+    assert!(relative.contains(&"flow=Zoë-北京/state=NY".to_string()), "{relative:?}");
+    let missing: Vec<&String> = relative.iter().filter(|r| r.starts_with("errors/partition-key-missing/")).collect();
+    assert_eq!(missing.len(), 2, "events without a partition key go to the error prefix: {relative:?}");
+    for file in objects(&lake.join("errors")) {
+        for record in read(&file) {
+            assert!(record["reason"].as_str().unwrap().contains("is missing or empty"), "{record}");
+            assert!(record["raw"].as_str().unwrap().contains("lead"));
+        }
+    }
+    assert!(!dir.dir.path().join("escape").exists());
+}
+
+#[test]
+fn batches_are_cut_by_size_and_sequences_increase_across_batches() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  size_mib: 1\n  compression: none");
+    // ~3.3 MB of events: at least four objects of at most 1 MiB plus one event.
+    dir.write("in.ndjson", &events(12_000, |_| String::new()));
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut ranges = Vec::new();
+    for file in objects(&dir.path("lake")) {
+        let size = std::fs::metadata(&file).unwrap().len();
+        let events = read(&file);
+        assert!(size <= (1 << 20) + 2_000 * 2 + 400, "object of {size} bytes");
+        let sequences: Vec<u64> = events.iter().map(|e| e["firehose_metadata"]["sequence"].as_u64().unwrap()).collect();
+        assert!(sequences.windows(2).all(|w| w[0] < w[1]), "strictly increasing within a batch");
+        let batch_ids: std::collections::HashSet<&str> =
+            events.iter().map(|e| e["firehose_metadata"]["batch_id"].as_str().unwrap()).collect();
+        assert_eq!(batch_ids.len(), 1, "one batch id per object");
+        assert!(events.iter().all(|e| e["firehose_metadata"]["delivered_at"].is_string()
+            && e["firehose_metadata"]["rules_version"].is_string()));
+        ranges.push((sequences[0], *sequences.last().unwrap()));
+    }
+    assert!(ranges.len() >= 4, "{ranges:?}");
+    ranges.sort();
+    assert_eq!(ranges[0].0, 1);
+    for pair in ranges.windows(2) {
+        assert_eq!(pair[1].0, pair[0].1 + 1, "batches continue the run's sequence: {ranges:?}");
+    }
+    assert_eq!(ranges.last().unwrap().1, 12_000);
+}
+
+#[test]
+fn time_cut_off_and_ctrl_c_flush_open_batches() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  interval_secs: 1");
+    dir.write("in.ndjson", &events(10, |_| String::new()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firehose"))
+        .args(["run", "--watch", "-p", "pipeline.yaml", "-i", "in.ndjson"])
+        .current_dir(dir.dir.path())
+        .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The batch is written about a second after its first event, while the run goes on.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while objects(&dir.path("lake")).is_empty() {
+        assert!(Instant::now() < deadline, "no batch after its interval");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(read(&objects(&dir.path("lake"))[0]).len(), 10);
+    // More events, then Ctrl-C before their interval: they are written on the way out.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path("in.ndjson"))
+        .unwrap()
+        .write_all(events(5, |_| String::new()).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    let total: usize = objects(&dir.path("lake")).iter().map(|f| read(f).len()).sum();
+    assert_eq!(total, 15);
+}
+
+use std::io::Write as _;
+
+#[test]
+fn a_killed_process_leaves_only_complete_objects() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  max_events: 20");
+    dir.write("in.ndjson", &events(300_000, |_| String::new()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firehose"))
+        .args(["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--workers", "1"])
+        .current_dir(dir.dir.path())
+        .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while objects(&dir.path("lake")).len() < 20 {
+        assert!(Instant::now() < deadline, "no output");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let files = objects(&dir.path("lake"));
+    assert!(!files.is_empty());
+    for file in &files {
+        let status = Command::new("gzip").args(["-t"]).arg(file).status().unwrap();
+        assert!(status.success(), "{} is not a whole gzip file", file.display());
+        assert_eq!(read(file).len(), 20, "{}", file.display());
+    }
+}
+
+#[test]
+fn the_lake_answers_a_warehouse_style_query() {
+    module("filter");
+    if !python_has("duckdb") {
+        eprintln!("duckdb (Python) is not installed: `cargo xtask test` installs it; checking the layout only");
+    }
+    let dir = TestDir::new();
+    dir.write("in.ndjson", &events(500, |i| format!(", \"flow_id\": \"f{}\"", i % 3)));
+    pipeline(
+        &dir,
+        "  dir: lake\n  prefix: \"events/flow={{flow_id}}/year={{year}}/month={{month}}/day={{day}}/hour={{hour}}/\"\n  max_events: 60",
+    );
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(objects(&dir.path("lake/events/flow=f0/year=2024/month=01/day=15/hour=14")).len() >= 2);
+    if python_has("duckdb") {
+        let query = "import duckdb, sys; print(duckdb.sql(\"SELECT flow, count(*), min(firehose_metadata.sequence) > 0 FROM read_json_auto('lake/events/*/*/*/*/*/*.json.gz', hive_partitioning = true) GROUP BY flow ORDER BY flow\").fetchall())";
+        let out = Command::new("python3").args(["-c", query]).current_dir(dir.dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "[('f0', 167, True), ('f1', 167, True), ('f2', 166, True)]"
+        );
+    }
+}
