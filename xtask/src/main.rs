@@ -101,7 +101,26 @@ fn demo(_args: &[String]) -> Result<(), String> {
     let original = first_in.lines().next().unwrap_or_default();
     let masked = first_out.lines().next().unwrap_or_default();
     println!("\n== first event in:\n{original}\n\n== the same event out (masked, enriched):\n{masked}\n");
-    println!("Output: {}\nNext: `cargo xtask test` runs the whole test suite.", output.display());
+    let lake = dir.join("lake");
+    let _ = std::fs::remove_dir_all(&lake);
+    println!("== the same events as Firehose-style batches under {}", lake.display());
+    run(Command::new(&firehose)
+        .current_dir(&root)
+        .args(["run", "--pipeline", "examples/leadconduit/pipeline.yaml", "--input"])
+        .arg(&events)
+        .arg("--output-dir")
+        .arg(&lake))?;
+    let mut objects = Vec::new();
+    collect(&lake, &mut objects);
+    objects.sort();
+    for object in objects.iter().take(6) {
+        let size = std::fs::metadata(object).map(|m| m.len()).unwrap_or(0);
+        println!("  {} ({} KB)", object.strip_prefix(&dir).unwrap_or(object).display(), size / 1024);
+    }
+    if objects.len() > 6 {
+        println!("  … {} objects in all", objects.len());
+    }
+    println!("\nOutput: {}\nNext: `cargo xtask test` runs the whole test suite.", output.display());
     Ok(())
 }
 
@@ -126,6 +145,17 @@ fn fluent_bit(args: &[String]) -> Result<(), String> {
         plugin.display()
     );
     Ok(())
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
 
 fn test(args: &[String]) -> Result<(), String> {
