@@ -287,10 +287,14 @@ fn measure_threads(
 pub struct SwapReport {
     /// Batch latencies (seconds, sorted) while no swap happens.
     pub steady: Vec<f64>,
-    /// Batch latencies (seconds, sorted) while versions are swapped in continuously.
+    /// Latencies (seconds, sorted) of the batches that took up a new version.
+    pub switching: Vec<f64>,
+    /// Latencies (seconds, sorted) of all batches while versions were swapped in.
     pub swapping: Vec<f64>,
     /// Swaps done during the `swapping` run.
     pub swaps: u64,
+    /// Times (seconds, sorted) to build and publish a version while the workers are busy.
+    pub build_under_load: Vec<f64>,
     /// Times from a pipeline file change to the new (cached) version being live, sorted.
     pub change_to_live: Vec<f64>,
 }
@@ -303,9 +307,11 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Measures hot swaps of the pipeline at `pipeline_path`: batch latency on `threads`
-/// workers with and without versions being swapped in by a file watcher, and the
-/// time from a file change to the new version being live.
+/// Measures hot swaps of the pipeline at `pipeline_path` on `threads` workers: batch
+/// latency steady, while a low-priority thread rebuilds and publishes versions back to
+/// back (the reloader's real path: load, compile from cache, configure, test, prepare),
+/// and for the batches that took up a new version; then the time from a pipeline file
+/// change to the new version being live, through the file watcher.
 pub fn measure_swaps(engine: &Arc<Engine>, pipeline_path: &Path, options: &Options) -> Result<SwapReport, Error> {
     use crate::reload::{Live, Reloader, WatchOptions, Watcher};
     let config = PipelineConfig::load(pipeline_path)?;
@@ -334,30 +340,49 @@ pub fn measure_swaps(engine: &Arc<Engine>, pipeline_path: &Path, options: &Optio
     write("swap-a")?;
     let live = Live::new(Pipeline::load(engine, &path)?);
     live.current().prepare(options.threads)?;
+    let workload = Workload::generate(options.events.min(200_000), options.seed, options.batch_size);
+
+    let steady: Vec<f64> = batch_latencies(&workload, &live, options.threads).into_iter().map(|(t, _)| t).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let swaps_before = live.counts().done;
+    let three_passes = Workload {
+        batches: workload.batches.iter().cycle().take(workload.batches.len() * 3).cloned().collect(),
+        events: workload.events * 3,
+        bytes: workload.bytes * 3,
+    };
+    let (measured, mut build_under_load) = std::thread::scope(|scope| {
+        let reloader = Reloader::new(engine.clone(), path.clone(), live.clone(), options.threads);
+        let (stop, write, live) = (&stop, &write, &live);
+        let builder = scope.spawn(move || {
+            crate::reload::lower_priority();
+            let mut flip = false;
+            let mut builds = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                flip = !flip;
+                let started = Instant::now();
+                let _ = write(if flip { "swap-b" } else { "swap-a" });
+                reloader.reload();
+                builds.push(started.elapsed().as_secs_f64());
+                live.release_retired();
+            }
+            builds
+        });
+        let measured = batch_latencies(&three_passes, live, options.threads);
+        stop.store(true, Ordering::Relaxed);
+        (measured, builder.join().expect("builder thread"))
+    });
+    build_under_load.sort_by(f64::total_cmp);
+    let swaps = live.counts().done - swaps_before;
+    let mut swapping: Vec<f64> = measured.iter().map(|(t, _)| *t).collect();
+    let mut switching: Vec<f64> = measured.iter().filter(|(_, switched)| *switched).map(|(t, _)| *t).collect();
+    swapping.sort_by(f64::total_cmp);
+    switching.sort_by(f64::total_cmp);
+
     let watcher = Watcher::start(
         Reloader::new(engine.clone(), path.clone(), live.clone(), options.threads),
         WatchOptions::default(),
     )
     .map_err(|e| Error::io("starting the watcher", e))?;
-    let workload = Workload::generate(options.events.min(200_000), options.seed, options.batch_size);
-
-    let steady = batch_latencies(&workload, &live, options.threads, None);
-    let flips = std::sync::atomic::AtomicBool::new(true);
-    let swaps_before = live.counts().done;
-    let swapping = batch_latencies(
-        &workload,
-        &live,
-        options.threads,
-        Some(&|i| {
-            // A new version every 8 batches.
-            if i % 8 == 0 {
-                let next = if flips.fetch_xor(true, Ordering::Relaxed) { "swap-b" } else { "swap-a" };
-                let _ = write(next);
-            }
-        }),
-    );
-    let swaps = live.counts().done - swaps_before;
-
     let mut change_to_live = Vec::new();
     for round in 0..20 {
         std::thread::sleep(std::time::Duration::from_millis(60));
@@ -372,22 +397,17 @@ pub fn measure_swaps(engine: &Arc<Engine>, pipeline_path: &Path, options: &Optio
     drop(watcher);
     let _ = std::fs::remove_dir_all(&dir);
     change_to_live.sort_by(f64::total_cmp);
-    Ok(SwapReport { steady, swapping, swaps, change_to_live })
+    Ok(SwapReport { steady, switching, swapping, swaps, build_under_load, change_to_live })
 }
 
 /// Per-batch latency (taking up the live version, running, encoding) on `threads`
-/// workers; `between` runs on the first thread before each of its batches.
-fn batch_latencies(
-    workload: &Workload,
-    live: &crate::reload::Live,
-    threads: usize,
-    between: Option<&(dyn Fn(usize) + Sync)>,
-) -> Vec<f64> {
+/// workers, and whether the batch took up a new version. Sorted by latency.
+fn batch_latencies(workload: &Workload, live: &crate::reload::Live, threads: usize) -> Vec<(f64, bool)> {
     let next = AtomicUsize::new(0);
     let mut all = Vec::new();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| {
+            .map(|_| {
                 let next = &next;
                 scope.spawn(move || {
                     let mut runner = live.current().runner();
@@ -397,16 +417,14 @@ fn batch_latencies(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = workload.batches.get(i) else { break };
-                        if let (0, Some(between)) = (t, between) {
-                            between(i);
-                        }
                         let started = Instant::now();
-                        if !live.is_current(runner.pipeline()) {
+                        let switched = !live.is_current(runner.pipeline());
+                        if switched {
                             runner = live.current().runner();
                             stamp = Stamp::for_version(&runner.pipeline().id, true);
                         }
                         run_batches(&mut runner, std::slice::from_ref(batch), &stamp, &mut out);
-                        latencies.push(started.elapsed().as_secs_f64());
+                        latencies.push((started.elapsed().as_secs_f64(), switched));
                     }
                     latencies
                 })
@@ -416,7 +434,7 @@ fn batch_latencies(
             all.extend(handle.join().expect("bench thread"));
         }
     });
-    all.sort_by(f64::total_cmp);
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
     all
 }
 

@@ -35,6 +35,9 @@ pub struct Live {
     current: ArcSwap<Pipeline>,
     swaps: AtomicU64,
     refused: AtomicU64,
+    /// Replaced versions, kept so that the last reference (and the instances in its
+    /// pool) is dropped by the watcher thread, not by a worker on the hot path.
+    retired: std::sync::Mutex<Vec<Arc<Pipeline>>>,
 }
 
 /// Counts of swaps.
@@ -49,7 +52,12 @@ pub struct SwapCounts {
 impl Live {
     /// Starts serving `first`.
     pub fn new(first: Arc<Pipeline>) -> Arc<Live> {
-        Arc::new(Live { current: ArcSwap::new(first), swaps: AtomicU64::new(0), refused: AtomicU64::new(0) })
+        Arc::new(Live {
+            current: ArcSwap::new(first),
+            swaps: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            retired: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     /// The version in service now.
@@ -68,8 +76,20 @@ impl Live {
     }
 
     fn publish(&self, pipeline: Arc<Pipeline>) {
-        self.current.store(pipeline);
+        let old = self.current.swap(pipeline);
         self.swaps.fetch_add(1, Ordering::Relaxed);
+        self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);
+    }
+
+    /// Drops retired versions no batch uses any more (call off the hot path).
+    pub fn release_retired(&self) {
+        let released: Vec<Arc<Pipeline>> = {
+            let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+            let (unused, in_use) = retired.drain(..).partition(|p| Arc::strong_count(p) == 1);
+            *retired = in_use;
+            unused
+        };
+        drop(released);
     }
 }
 
@@ -261,7 +281,22 @@ fn new_notifier(
     Ok(Box::new(notify::PollWatcher::new(handler, config)?))
 }
 
+/// Lowers the calling thread's scheduling priority to the least (nice 19): building
+/// versions is background work and should leave the cores to event processing. Not the
+/// idle class: a starved build would run into the modules' wall-clock time limits and
+/// refuse good rules under full load.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority on the calling thread; failure only leaves the
+    // priority unchanged.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
 fn watch_loop(reloader: Reloader, options: WatchOptions, signals: Receiver<Signal>, ready: Sender<()>) {
+    lower_priority();
     let (events_tx, events) = unbounded();
     let mut notifier = match new_notifier(options, events_tx) {
         Ok(notifier) => Some(notifier),
@@ -298,8 +333,10 @@ fn watch_loop(reloader: Reloader, options: WatchOptions, signals: Receiver<Signa
             })
     };
     loop {
+        reloader.live().release_retired();
         let mut reply = None;
         select! {
+            default(Duration::from_millis(500)) => continue,
             recv(signals) -> signal => match signal {
                 Ok(Signal::Reload(r)) => reply = r,
                 Ok(Signal::Stop) | Err(_) => return,
