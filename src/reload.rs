@@ -132,6 +132,7 @@ impl Reloader {
     /// Rebuilds the pipeline from its files and publishes it if it differs and passes
     /// its checks. Logs the outcome.
     pub fn reload(&self) -> ReloadOutcome {
+        self.live.release_retired();
         let outcome = self.try_reload();
         let serving = self.live.current().id.clone();
         match &outcome {

@@ -217,3 +217,32 @@ fn two_hundred_thousand_events_through_twenty_swaps() {
     assert!(log.contains(&format!("swaps: {} done, {} refused", published.len() - 1, refused)), "{log}");
     assert!(log.contains(&format!("{total} in, {total} out")), "{log}");
 }
+
+/// A replaced version stays alive while a batch still runs on it, and is dropped by the
+/// reloader (off the hot path) once none does: the worker that finishes last on it
+/// only hands its instances back, it never tears a version down.
+#[test]
+fn replaced_versions_are_released_by_the_reloader_once_unused() {
+    use firehose::reload::{Live, ReloadOutcome, Reloader};
+    let dir = TestDir::new();
+    std::fs::copy(module("filter"), dir.path("filter.wasm")).unwrap();
+    std::fs::copy(module("enrich"), dir.path("enrich.wasm")).unwrap();
+    std::fs::copy(module("pii-mask"), dir.path("mask.wasm")).unwrap();
+    let path = dir.write("pipeline.yaml", &pipeline("v0", "last4", "enrich.wasm"));
+    let live = Live::new(firehose::Pipeline::load(&common::engine(), &path).unwrap());
+    let reloader = Reloader::new(common::engine(), path.clone(), live.clone(), 1);
+
+    let first = std::sync::Arc::downgrade(&live.current());
+    let in_flight = live.current().runner();
+    dir.write("pipeline.yaml", &pipeline("v1", "last4", "enrich.wasm"));
+    assert!(matches!(reloader.reload(), ReloadOutcome::Published { .. }));
+    live.release_retired();
+    assert!(first.upgrade().is_some(), "a version with a batch in flight must stay alive");
+
+    drop(in_flight);
+    assert!(first.upgrade().is_some(), "the worker's last batch must not drop the version");
+    dir.write("pipeline.yaml", &pipeline("v2", "last4", "enrich.wasm"));
+    assert!(matches!(reloader.reload(), ReloadOutcome::Published { .. }));
+    assert!(first.upgrade().is_none(), "the next reload releases the unused version");
+    assert_eq!(live.counts().done, 2, "two swaps counted");
+}
