@@ -182,21 +182,9 @@ impl<'a> Fields<'a> {
 
     fn next_field(&mut self) -> Result<Option<Field>, Error> {
         let b = self.text;
-        let mut i = skip_ws(b, self.pos);
-        if !self.first {
-            match b.get(i) {
-                Some(b',') => i = skip_ws(b, i + 1),
-                Some(b'}') => {
-                    self.pos = i + 1;
-                    return Ok(None);
-                }
-                _ => return err(i, "expected `,` or `}` in object"),
-            }
-        } else if b.get(i) == Some(&b'}') {
-            self.pos = i + 1;
+        let Some(i) = next_member(b, &mut self.pos, &mut self.first, b'}', "expected `,` or `}` in object")? else {
             return Ok(None);
-        }
-        self.first = false;
+        };
         if b.get(i) != Some(&b'"') {
             return err(i, "expected a string key");
         }
@@ -233,6 +221,30 @@ impl Iterator for Fields<'_> {
     }
 }
 
+/// Steps over the separator before the next member of an object or array: returns the
+/// index where the member starts, or `None` (with `pos` past `close`) at the end.
+fn next_member(
+    b: &[u8],
+    pos: &mut usize,
+    first: &mut bool,
+    close: u8,
+    expected: &'static str,
+) -> Result<Option<usize>, Error> {
+    let mut i = skip_ws(b, *pos);
+    if b.get(i) == Some(&close) {
+        *pos = i + 1;
+        return Ok(None);
+    }
+    if !*first {
+        if b.get(i) != Some(&b',') {
+            return err(i, expected);
+        }
+        i = skip_ws(b, i + 1);
+    }
+    *first = false;
+    Ok(Some(i))
+}
+
 /// Iterates the items of the array whose `[` is at the given index, as byte ranges.
 pub struct Items<'a> {
     text: &'a [u8],
@@ -252,21 +264,9 @@ impl<'a> Items<'a> {
 
     fn next_item(&mut self) -> Result<Option<Range<usize>>, Error> {
         let b = self.text;
-        let mut i = skip_ws(b, self.pos);
-        if !self.first {
-            match b.get(i) {
-                Some(b',') => i = skip_ws(b, i + 1),
-                Some(b']') => {
-                    self.pos = i + 1;
-                    return Ok(None);
-                }
-                _ => return err(i, "expected `,` or `]` in array"),
-            }
-        } else if b.get(i) == Some(&b']') {
-            self.pos = i + 1;
+        let Some(i) = next_member(b, &mut self.pos, &mut self.first, b']', "expected `,` or `]` in array")? else {
             return Ok(None);
-        }
-        self.first = false;
+        };
         let end = skip_value(b, i)?;
         self.pos = end;
         Ok(Some(i..end))
