@@ -119,7 +119,8 @@ impl Sidecar {
             .current_dir(dir.dir.path())
             .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
             .env("RUST_LOG", "info")
-            .args(["serve", "--pipeline", "pipeline.yaml", "--listen", "127.0.0.1:0", "--dead-letter", "dead.ndjson"])
+            .args(["serve", "--pipeline", "pipeline.yaml", "--listen", "127.0.0.1:0"])
+            .args(if extra.contains(&"--dead-letter") { &[][..] } else { &["--dead-letter", "dead.ndjson"][..] })
             .arg("--forward")
             .arg(format!("http://{forward}/"))
             .args(extra)
@@ -285,12 +286,44 @@ fn a_downstream_4xx_dead_letters_the_batch_and_answers_non_retriable() {
     assert!(answer["error"].as_str().unwrap().contains("refused the batch with 400"), "{answer}");
     let dead = sidecar.dead_letters();
     assert_eq!(dead.len(), 3);
+    let lines: Vec<u64> = dead.iter().map(|d| d["line"].as_u64().unwrap()).collect();
+    let kept: Vec<u64> = (1..=4).filter(|n| leads(4)[*n as usize - 1]["event_type"] != "skip").collect();
+    assert_eq!(lines, kept, "dead letters name each event's line in the body");
     for letter in &dead {
         assert_eq!(letter["stage"], "downstream");
         assert!(letter["reason"].as_str().unwrap().contains("receiver says no"), "{letter}");
         let event: Value = serde_json::from_str(letter["raw"].as_str().unwrap()).unwrap();
         assert_eq!(event["ssn"], "***-**-6789", "dead letters of processed events are the processed events");
     }
+}
+
+#[test]
+fn when_dead_letters_cannot_be_stored_nothing_is_forwarded_so_a_retry_duplicates_nothing() {
+    let receiver = Receiver::start();
+    let dead_letter_store = Receiver::start();
+    dead_letter_store.answer(500, Duration::ZERO);
+    let store = format!("http://{}/", dead_letter_store.addr);
+    let sidecar = Sidecar::start(receiver.addr, &["--dead-letter", &store]);
+    let body = b"{\"n\": 1, \"event_type\": \"a\"}\n{oops";
+    for _ in 0..3 {
+        let (status, answer) = post(&sidecar.url("/"), body, None);
+        assert_eq!(status, 503, "{answer}");
+    }
+    assert!(receiver.events().is_empty(), "a batch whose dead letters failed must not be delivered");
+    dead_letter_store.answer(200, Duration::ZERO);
+    let (status, answer) = post(&sidecar.url("/"), body, None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(receiver.events().len(), 1, "delivered once, on the retry that succeeded");
+}
+
+#[test]
+fn a_pretty_printed_json_array_body_is_forwarded_as_one_line_per_event() {
+    let receiver = Receiver::start();
+    let sidecar = Sidecar::start(receiver.addr, &[]);
+    let body = serde_json::to_vec_pretty(&leads(4)).unwrap();
+    let (status, summary) = post(&sidecar.url("/"), &body, None);
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(receiver.events().len() as u64, summary["delivered"].as_u64().unwrap());
 }
 
 #[test]

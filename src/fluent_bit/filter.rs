@@ -29,9 +29,10 @@ pub enum VersionField {
 
 impl VersionField {
     fn parse(text: &str) -> VersionField {
-        match text.trim() {
+        let name = text.trim();
+        match name.to_ascii_lowercase().as_str() {
             "" | "off" | "false" | "no" => VersionField::Off,
-            name => match name.split_once('.') {
+            _ => match name.split_once('.') {
                 Some((outer, inner)) => VersionField::Nested(outer.to_string(), inner.to_string()),
                 None => VersionField::Top(name.to_string()),
             },
@@ -185,14 +186,12 @@ impl Filter {
             let i = d.index as usize;
             emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut dead);
         }
-        if !dead.is_empty() {
-            self.store_dead_letters(tag, &dead);
-        }
         let unchanged = self.version_field == VersionField::Off
             && outcome.delivered.len() == records.len()
             && (0..outcome.delivered.len())
                 .all(|k| outcome.delivered.get(k) == intake.events.get(outcome.origin[k] as usize));
         if unchanged {
+            self.store_dead_letters(tag, &dead);
             return Ok(None);
         }
         // Delivered events by record, in order, with their original headers.
@@ -211,6 +210,9 @@ impl Filter {
                 }
             }
         }
+        // Last, so that a failure on the way leaves no record both dead-lettered and
+        // passed on.
+        self.store_dead_letters(tag, &dead);
         Ok(Some(out))
     }
 
@@ -234,6 +236,9 @@ impl Filter {
     }
 
     fn store_dead_letters(&mut self, tag: &str, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
+        }
         let written = self.dead_letters.write_all(lines).and_then(|()| self.dead_letters.flush());
         if let Err(e) = written {
             log::error!(
@@ -242,5 +247,22 @@ impl Filter {
                 String::from_utf8_lossy(lines)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VersionField;
+
+    #[test]
+    fn version_field_switches_off_in_any_case() {
+        for off in ["", "off", "Off", "OFF", "false", "False", "no"] {
+            assert_eq!(VersionField::parse(off), VersionField::Off, "{off:?}");
+        }
+        assert_eq!(VersionField::parse("Rules"), VersionField::Top("Rules".into()));
+        assert_eq!(
+            VersionField::parse("firehose_metadata.rules_version"),
+            VersionField::Nested("firehose_metadata".into(), "rules_version".into())
+        );
     }
 }

@@ -62,7 +62,16 @@ impl Intake {
         }
         match json::validate_event(record, &mut self.tape) {
             Ok(()) => {
-                self.events.push(record, &self.tape);
+                if memchr::memchr2(b'\n', b'\r', record).is_some() {
+                    // A pretty-printed event (from a JSON array): its line breaks are
+                    // whitespace between tokens (a JSON string cannot hold a raw one), so
+                    // spaces keep every offset of the tape and make it one NDJSON line.
+                    let flat: Vec<u8> =
+                        record.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect();
+                    self.events.push(&flat, &self.tape);
+                } else {
+                    self.events.push(record, &self.tape);
+                }
                 self.lines.push(line);
             }
             Err(e) => {
@@ -180,6 +189,16 @@ mod tests {
         assert_eq!(intake.events.len(), 2);
         assert_eq!(intake.lines, vec![1, 3]);
         assert_eq!(intake.malformed[0].line, 2);
+    }
+
+    #[test]
+    fn pretty_printed_array_elements_become_single_lines() {
+        let mut intake = Intake::default();
+        json_array(b"[\n  {\r\n    \"a\": 1,\n    \"b\": \"x y\"\n  }\n]\n", &mut intake);
+        assert_eq!(intake.events.get(0), b"{      \"a\": 1,     \"b\": \"x y\"   }");
+        let mut out = Vec::new();
+        crate::emit::ndjson(&intake.events, &crate::emit::Stamp::for_version("v", false), &mut out);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "{}", String::from_utf8_lossy(&out));
     }
 
     #[test]

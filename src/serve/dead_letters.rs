@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -18,7 +18,7 @@ pub enum DeadLetters {
         /// The file.
         path: PathBuf,
         /// Serializes writers.
-        lock: Mutex<()>,
+        lock: Arc<Mutex<()>>,
     },
     /// Post NDJSON to a URL.
     Url {
@@ -39,7 +39,7 @@ impl DeadLetters {
             }
             return Ok(DeadLetters::Url { uri, client: Client::builder(TokioExecutor::new()).build_http() });
         }
-        Ok(DeadLetters::File { path: PathBuf::from(target), lock: Mutex::new(()) })
+        Ok(DeadLetters::File { path: PathBuf::from(target), lock: Arc::new(Mutex::new(())) })
     }
 
     /// Where the dead letters go, for messages.
@@ -57,15 +57,23 @@ impl DeadLetters {
         }
         match self {
             DeadLetters::File { path, lock } => {
-                let path = path.clone();
+                let (path, lock) = (path.clone(), lock.clone());
+                // On a blocking thread: waiting for the lock and the fsync never holds
+                // up the async workers. One writer at a time keeps lines whole, and a
+                // failed write is cut back off so the next one starts on a fresh line.
                 let write = move || -> std::io::Result<()> {
+                    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
                     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-                    file.write_all(&lines)?;
-                    file.sync_data()
+                    let before = file.metadata()?.len();
+                    let written = file.write_all(&lines).and_then(|()| file.sync_data());
+                    if written.is_err() {
+                        let _ = file.set_len(before);
+                    }
+                    written
                 };
-                // One writer at a time keeps lines whole; fsync happens off the async threads.
-                let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                tokio::task::block_in_place(write)
+                tokio::task::spawn_blocking(write)
+                    .await
+                    .map_err(|e| format!("writing dead letters to {}: {e}", self.describe()))?
                     .map_err(|e| format!("writing dead letters to {}: {e}", self.describe()))
             }
             DeadLetters::Url { uri, client } => {

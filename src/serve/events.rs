@@ -21,6 +21,8 @@ use crate::intake::{self, DecodeError, Intake};
 struct Processed {
     /// Delivered events as NDJSON.
     output: Bytes,
+    /// For each delivered event, its line (or array element) in the body.
+    lines: Vec<u64>,
     /// Dead-letter lines for malformed records and rule rejections.
     dead_letters: Vec<u8>,
     counts: Counts,
@@ -64,12 +66,21 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
     let job = state.clone();
     let processed = match tokio::task::spawn_blocking(move || process(&job, encoding.as_deref(), &bytes)).await {
         Ok(Ok(processed)) => processed,
-        Ok(Err((status, error))) => return answer(status, json!({"error": error})),
+        Ok(Err((status, error))) => {
+            // The sender does not retry these and its log shows only the status: say it here.
+            log::warn!("refused a body with {status}: {error}");
+            return answer(status, json!({"error": error}));
+        }
         Err(e) => {
             return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": format!("processing failed: {e}")}));
         }
     };
-    let mut dead_letters = processed.dead_letters;
+    // Dead letters first: if they cannot be stored the sender retries the whole batch,
+    // and nothing has been delivered yet that a retry would deliver twice.
+    if let Err(e) = state.dead_letters.store(processed.dead_letters).await {
+        log::error!("{e}; asking the sender to retry");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
+    }
     let mut counts = processed.counts;
     let mut refused = None;
     if !processed.output.is_empty() {
@@ -89,18 +100,22 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
                 state.metrics.downstream(seconds, Some("refused"));
                 let reason = format!("downstream {} refused the batch with {status}: {body}", state.forwarder.uri());
                 log::error!("{reason}; the batch goes to the dead letters ({})", state.dead_letters.describe());
-                for (i, event) in processed.output.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-                    emit::dead_letter(i as u64 + 1, Some("downstream"), &reason, event, &mut dead_letters);
+                // One event per output line: intake makes every event a single line.
+                let events = processed.output.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                let mut dead_letters = Vec::new();
+                for (line, event) in processed.lines.iter().zip(events) {
+                    emit::dead_letter(*line, Some("downstream"), &reason, event, &mut dead_letters);
+                }
+                // Failing here, the retry re-sends a batch the downstream refuses: no duplicate.
+                if let Err(e) = state.dead_letters.store(dead_letters).await {
+                    log::error!("{e}; asking the sender to retry");
+                    return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
                 }
                 counts.dead_lettered += counts.delivered;
                 counts.delivered = 0;
                 refused = Some(reason);
             }
         }
-    }
-    if let Err(e) = state.dead_letters.store(dead_letters).await {
-        log::error!("{e}; asking the sender to retry");
-        return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
     }
     state.metrics.events(counts.events_in, counts.delivered, counts.dropped, counts.dead_lettered);
     let summary = json!({
@@ -150,7 +165,8 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
     let mut counts = outcome.counts();
     counts.events_in += intake.malformed.len() as u64;
     counts.dead_lettered += intake.malformed.len() as u64;
-    Ok(Processed { output: Bytes::from(output), dead_letters, counts, version: pipeline.id.to_string() })
+    let lines = outcome.origin.iter().map(|&i| intake.lines[i as usize]).collect();
+    Ok(Processed { output: Bytes::from(output), lines, dead_letters, counts, version: pipeline.id.to_string() })
 }
 
 /// Decrements the in-flight gauge when the request ends, however it ends.
