@@ -220,7 +220,15 @@ impl Rule for Enrich {
             let key = match config::top_level_name(&l.key) {
                 Some(top) => Key::TopLevel(name(top)),
                 None => {
-                    Key::Path(Path::parse(&l.key).map_err(|e| ConfigError::new(format!("{field}.key"), e.to_string()))?)
+                    let path =
+                        Path::parse(&l.key).map_err(|e| ConfigError::new(format!("{field}.key"), e.to_string()))?;
+                    if path.segments().is_none() {
+                        return Err(ConfigError::new(
+                            format!("{field}.key"),
+                            "a lookup key names one value: use names and indexes (no filters or slices)",
+                        ));
+                    }
+                    Key::Path(path)
                 }
             };
             let table = Table::build(&l.table, &l.key_column, l.columns.as_deref()).map_err(|e| e.within(&field))?;
@@ -240,7 +248,25 @@ impl Rule for Enrich {
             Some(serde_json::Value::Object(_)) | None => None,
             Some(_) => return Err(ConfigError::new("tags", "expected a map of tag names to values")),
         };
-        let processing = config.processing.into_name().map(|into| name(&into));
+        let processing_into = config.processing.into_name();
+        let processing = processing_into.as_deref().map(&mut name);
+        // Each destination member is written once per event: two writers would collide.
+        let mut destinations: Vec<(String, &str)> =
+            lookups.iter().enumerate().map(|(i, l)| (format!("lookups[{i}].into"), l.into.as_str())).collect();
+        if tags.is_some() {
+            destinations.push(("tags_into".into(), config.tags_into.as_str()));
+        }
+        if let Some(into) = &processing_into {
+            destinations.push(("processing.into".into(), into.as_str()));
+        }
+        for (i, (field, into)) in destinations.iter().enumerate() {
+            if let Some((first, _)) = destinations[..i].iter().find(|(_, other)| other == into) {
+                return Err(ConfigError::new(
+                    field.clone(),
+                    format!("`{into}` is already written by `{first}`; give each a member name of its own"),
+                ));
+            }
+        }
         Ok(Enrich { lookups, tags, processing, names })
     }
 

@@ -113,6 +113,18 @@ fn bad_configs_name_the_field() {
     assert_eq!(e.field, "lookups[0].columns");
     let e = err(json!({"lookups": [{"key": "$.a[?", "into": "x", "table": []}]}));
     assert_eq!(e.field, "lookups[0].key");
+    let e = err(json!({"lookups": [{"key": "$.flows[?@.primary == true].id", "into": "x", "table": []}]}));
+    assert_eq!(e.field, "lookups[0].key");
+    assert!(e.message.contains("names one value"), "{e}");
+    let table = json!([{"id": "a"}]);
+    let e = err(json!({"lookups": [
+        {"key": "flow_id", "into": "ctx", "table": table},
+        {"key": "account_id", "into": "ctx", "table": table}
+    ]}));
+    assert_eq!(e.field, "lookups[1].into");
+    assert!(e.message.contains("already written by `lookups[0].into`"), "{e}");
+    let e = err(json!({"tags": {"a": 1}, "tags_into": "firehose_processing", "processing": true}));
+    assert_eq!(e.field, "processing.into");
     let e = err(json!({"tags": ["x"]}));
     assert_eq!(e.field, "tags");
     let e = err(json!({"lookup": []}));

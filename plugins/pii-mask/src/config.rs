@@ -58,7 +58,10 @@ pub(crate) fn build(text: &str) -> Result<PiiMask, ConfigError> {
     let matcher = PathMatcher::new(&paths).map_err(|i| {
         let field =
             if i < strategies.len() { format!("fields[{i}].path") } else { format!("skip[{}]", i - strategies.len()) };
-        ConfigError::new(field, "masking paths use names, indexes, `*` and `..` only (no filters or slices)")
+        ConfigError::new(
+            field,
+            "masking paths use names, indexes from 0, `*` and `..` only (no filters, slices or negative indexes)",
+        )
     })?;
     let mut detect_strategy = [Strategy::Redact; 4];
     for (&kind, &strategy) in &config.detect {

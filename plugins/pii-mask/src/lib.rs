@@ -5,7 +5,11 @@
 //!   array masks every string and number inside it.
 //! - **By detection**: every other string, at any depth, is scanned for the kinds
 //!   listed in `detect` (SSN, e-mail, phone, Luhn-valid card), each masked with its
-//!   own strategy. `skip` lists paths never scanned.
+//!   own strategy. `skip` lists paths never scanned by the detectors (a field inside a
+//!   skipped object is still masked).
+//! - **Not scanned**: numbers (epoch-millisecond timestamps are 13 digits and one in ten
+//!   passes the Luhn check, so detection would mask them as cards; name numeric PII in
+//!   `fields`) and member keys (a key cannot be edited in place; keep PII out of keys).
 //!
 //! Each event is walked once over the host's tape; only masked values become edits,
 //! so an event without PII passes unchanged and costs one pass over its index plus a

@@ -119,4 +119,14 @@ fn bad_configs_name_the_field() {
     assert_eq!(e.field, "fields[0].path");
     let e = err(json!({"fields": [{"path": "a.b", "strategy": "redact"}]}));
     assert_eq!(e.field, "fields[0].path");
+    let e = err(json!({"fields": [{"path": "$.phones[-1]", "strategy": "redact"}]}));
+    assert_eq!(e.field, "fields[0].path");
+    assert!(e.message.contains("negative indexes"), "{e}");
+}
+
+#[test]
+fn a_field_inside_a_skipped_object_is_still_masked() {
+    let config = json!({"fields": [{"path": "$.lead_data.ssn", "strategy": "last4"}], "skip": ["$.lead_data"], "detect": {"email": "email"}});
+    let (_, out) = mask(&config, &json!({"lead_data": {"ssn": "123-45-6789", "note": "a@b.com"}}));
+    assert_eq!(out["lead_data"], json!({"ssn": "***-**-6789", "note": "a@b.com"}));
 }

@@ -160,6 +160,9 @@ impl Session<'_> {
                     let fragment = this
                         .fragment(text, range.clone(), false)
                         .map_err(|err| format!("edit {order}: the new value is not valid JSON: {err}"))?;
+                    if e == 0 && tape::tag(&this.fragments, fragment.start) != OBJECT {
+                        return Err(format!("edit {order}: an event must stay a JSON object"));
+                    }
                     let span = tape::value_span(tape, e);
                     this.plan.push(Planned {
                         bytes: span,
@@ -473,6 +476,8 @@ mod tests {
         assert!(edit(e, &[("$.a", SetValue, r#""unterminated"#)]).unwrap_err().contains("not valid JSON"));
         assert!(edit(e, &[("$.a", SetValue, "1, 2")]).unwrap_err().contains("not valid JSON"));
         assert!(edit(e, &[("$", AddMember, "1")]).unwrap_err().contains("`\"key\": value`"));
+        assert!(edit(e, &[("$", SetValue, "[1, 2]")]).unwrap_err().contains("must stay a JSON object"));
+        assert_eq!(edit(e, &[("$", SetValue, r#"{"z": 0}"#)]).unwrap(), json!({"z": 0}));
         assert!(edit(e, &[("$.a", AddMember, r#""k": 1"#)]).unwrap_err().contains("not an object"));
         assert!(edit(e, &[("$.b", SetValue, "1"), ("$.b.c", SetValue, "2")]).unwrap_err().contains("overlap"));
         assert!(edit(e, &[("$.b", RemoveMember, ""), ("$.b.c", SetValue, "2")]).unwrap_err().contains("overlap"));

@@ -100,6 +100,12 @@ impl PathMatcher {
             let segments = path.segments().ok_or(p)?;
             let mut node = 0;
             for segment in segments {
+                // Negative indexes need the array's length, unknown while walking.
+                if let Segment::Child(Selector::Index(i)) | Segment::Descendant(Selector::Index(i)) = segment
+                    && *i < 0
+                {
+                    return Err(p);
+                }
                 let (from, selector) = match segment {
                     Segment::Child(selector) => (node, selector),
                     Segment::Descendant(selector) => (matcher.hub(node), selector),
@@ -146,8 +152,6 @@ impl PathMatcher {
                 node.names.push((Name::new(name.as_bytes()), state));
                 node.lengths |= length_bit(name.len());
             }
-            // Negative indexes need the array's length, unknown while walking: never match.
-            Selector::Index(i) if *i < 0 => {}
             Selector::Index(i) => node.indexes.push((*i as usize, state)),
             Selector::Wildcard => node.wildcard = Some(state),
         }

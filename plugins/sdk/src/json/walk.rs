@@ -69,13 +69,17 @@ impl Walker {
             };
             let parent = *parent;
             let lo = states.len();
-            let matched = if parent.matched.is_some() {
-                parent.matched
-            } else if parent.lo == parent.hi {
+            // Keep stepping under a matched container: a pattern deeper down may come
+            // first (a masked field inside a skipped object).
+            let own = if parent.lo == parent.hi {
                 None
             } else {
                 matcher.step(states, parent.lo..parent.hi, step);
                 matcher.accepted(&states[lo..])
+            };
+            let matched = match (parent.matched, own) {
+                (Some(outer), Some(inner)) => Some(outer.min(inner)),
+                (outer, inner) => outer.or(inner),
             };
             let hi = states.len();
             let tag = tape::tag(tape, i);
@@ -131,6 +135,19 @@ mod tests {
                 ("false".into(), Some(2)),
             ]
         );
+    }
+
+    #[test]
+    fn a_pattern_inside_a_matched_container_wins_when_it_comes_first() {
+        // Masked fields are numbered before skipped paths: a field inside a skipped
+        // object is still masked.
+        let paths = ["$.lead_data.ssn", "$.lead_data"].map(|p| Path::parse(p).unwrap());
+        let matcher = PathMatcher::new(&paths).unwrap();
+        let text = br#"{"lead_data": {"ssn": "123-45-6789", "note": "hi"}}"#;
+        let tape = tape_of(text).unwrap();
+        let mut seen = Collect::default();
+        Walker::new().walk(&Event::new(text, &tape), &matcher, &mut seen);
+        assert_eq!(seen.0, vec![("\"123-45-6789\"".into(), Some(0)), ("\"hi\"".into(), Some(1))]);
     }
 
     #[test]

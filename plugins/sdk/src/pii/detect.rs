@@ -199,16 +199,23 @@ fn digits_at(b: &[u8], i: usize, n: usize) -> bool {
     b.get(i..i + n).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
 }
 
+/// The end of the longest card number (13–19 digits, one kind of separator between
+/// groups, Luhn-valid) starting at `start`. Every group boundary is a candidate end, so
+/// digits after the number ("4111 1111 1111 1111 12/27") do not hide it.
 fn card(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
     let mut digits = [0u8; 19];
     let mut count = 0;
     let mut separator = None;
+    let mut longest = None;
+    let valid_end = |end: usize, count: usize, digits: &[u8; 19]| {
+        (13..=19).contains(&count) && boundary_after(b, end) && luhn(&digits[..count])
+    };
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_digit() {
             if count == 19 {
-                return None;
+                return longest;
             }
             digits[count] = c - b'0';
             count += 1;
@@ -217,12 +224,15 @@ fn card(b: &[u8], start: usize) -> Option<usize> {
             if *separator.get_or_insert(c) != c {
                 break;
             }
+            if valid_end(i, count, &digits) {
+                longest = Some(i);
+            }
             i += 1;
         } else {
             break;
         }
     }
-    ((13..=19).contains(&count) && boundary_after(b, i) && luhn(&digits[..count])).then_some(i)
+    if valid_end(i, count, &digits) { Some(i) } else { longest }
 }
 
 /// The Luhn checksum used by payment card numbers.
@@ -426,6 +436,17 @@ mod tests {
         }
         for text in ["4111111111111112", "4111 1111 1111 1112", "41111111111111111111111"] {
             assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn digits_after_a_card_do_not_hide_it() {
+        for (text, card) in [
+            ("card 4111111111111111 05/27", "4111111111111111"),
+            ("card 4111111111111111 2027", "4111111111111111"),
+            ("4111 1111 1111 1111 12/27", "4111 1111 1111 1111"),
+        ] {
+            assert_eq!(found(text).first(), Some(&(PiiKind::Card, card)), "{text}");
         }
     }
 

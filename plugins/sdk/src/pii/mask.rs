@@ -101,8 +101,10 @@ fn email(value: &str, out: &mut String) {
         Some(at) if at > 0 => {
             let first = value.chars().next().unwrap_or('*');
             out.push(first);
-            out.push_str("***");
-            out.push_str(&value[at..]);
+            out.push_str("***@");
+            // The domain only: whatever follows it in the field is not kept.
+            let domain = value[at + 1..].split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')).next();
+            out.push_str(domain.unwrap_or_default());
         }
         _ => first_letters(value, out),
     }
@@ -167,6 +169,7 @@ mod tests {
         assert_eq!(mask(Strategy::Email, "jane.doe@example.com"), "j***@example.com");
         assert_eq!(mask(Strategy::Email, "élodie@example.fr"), "é***@example.fr");
         assert_eq!(mask(Strategy::Email, "not-an-email"), "n***");
+        assert_eq!(mask(Strategy::Email, "jane@example.com, ssn 123-45-6789"), "j***@example.com");
     }
 
     #[test]
