@@ -20,6 +20,17 @@ fn firehose(args: &[&str], dir: &Path) -> Output {
         .expect("run firehose")
 }
 
+/// Cargo asks `rustc -` about each target with stdin set to /dev/null, and caches the
+/// answer per target directory. On machines where /dev/null is a plain file (some CI
+/// sandboxes), whatever other processes "discarded" there is read as source and the
+/// fresh target directory of this test cannot build. Empty it, as a real device is.
+fn empty_dev_null_if_it_is_a_plain_file() {
+    let dev_null = Path::new("/dev/null");
+    if std::fs::symlink_metadata(dev_null).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::File::create(dev_null);
+    }
+}
+
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -36,6 +47,7 @@ fn a_scaffolded_module_builds_runs_and_is_tested() {
     assert!(!again.status.success() && text(&again).contains("already exists"));
     assert!(text(&firehose(&["new-module", "Bad_Name"], dir.dir.path())).contains("use lowercase letters"));
 
+    empty_dev_null_if_it_is_a_plain_file();
     let built = firehose(&["build", "lead-score"], dir.dir.path());
     assert!(built.status.success(), "{}", text(&built));
     assert!(crate_dir.join("lead_score.wasm").exists(), "{}", text(&built));
