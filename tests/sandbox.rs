@@ -67,6 +67,21 @@ fn a_panic_is_a_trap_with_its_message_and_other_events_survive() {
 }
 
 #[test]
+fn a_module_that_fails_on_every_event_costs_a_bounded_search_and_loses_nothing() {
+    let pipeline = misbehave_pipeline();
+    let acts: Vec<&str> = (0..1000).map(|i| if i == 999 { "ok" } else { "panic" }).collect();
+    let fates = run(&pipeline, &batch(&acts));
+    assert_eq!(fates.len(), 1000);
+    for (i, fate) in fates.iter().enumerate() {
+        match fate {
+            Fate::DeadLettered { reason, .. } => assert!(reason.contains("trapped"), "{i}: {reason}"),
+            other => assert_eq!(i, 999, "only the last event can survive, got {other:?} for {i}"),
+        }
+    }
+    assert!(fates[0].reason().contains("isolation budget spent") || fates[998].reason().contains("budget spent"));
+}
+
+#[test]
 fn answers_that_break_the_contract_are_contained() {
     let pipeline = misbehave_pipeline();
     let fates = run(&pipeline, &batch(&["ok", "bad-verdicts", "ok"]));

@@ -177,6 +177,12 @@ impl Runner {
         }
         let mid = range.start + range.len() / 2;
         for half in [range.start..mid, mid..range.end] {
+            // The first half's search may have spent the rest of the budget.
+            if *budget == 0 {
+                let reason = format!("module {} (isolation budget spent)", failure.message);
+                result.verdicts.extend(half.map(|_| Verdict::Reject(reason.clone())));
+                continue;
+            }
             *budget -= 1;
             let part = events.slice(half.clone());
             match self.call(s, &part, context) {
