@@ -12,7 +12,8 @@ fn firehose(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_firehose"));
     command.args(args).current_dir(root()).env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"));
     match stdin {
-        None => command.output().expect("run firehose"),
+        // An empty stdin, not /dev/null: on some machines that is a plain file others write to.
+        None => command.stdin(std::process::Stdio::piped()).output().expect("run firehose"),
         Some(input) => {
             use std::io::Write;
             let mut child = command
@@ -151,4 +152,148 @@ fn generate_is_deterministic_per_seed() {
     let b = firehose(&["generate", "--events", "50", "--seed", "3"], None);
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(String::from_utf8(a.stdout).unwrap().lines().count(), 50);
+}
+
+/// A `firehose run` with piped stdin, stdout and stderr, its stdout lines on a channel.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use std::io::BufRead;
+        module("filter");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_firehose"))
+            .args(args)
+            .current_dir(root())
+            .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn firehose");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Stops reading (closing the pipe) once nobody takes the lines.
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn next_line(&self) -> String {
+        self.lines.recv_timeout(std::time::Duration::from_secs(60)).expect("an output line within 60 s")
+    }
+
+    fn signal(&self, name: &str) {
+        Command::new("kill").args([name, &self.child.id().to_string()]).status().unwrap();
+    }
+
+    /// Waits for the exit (60 s at most); returns it with the output lines not yet taken.
+    fn finish(mut self) -> (Output, Vec<String>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "firehose did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = self.child.wait_with_output().unwrap();
+        (output, self.lines.iter().collect())
+    }
+}
+
+#[test]
+fn a_slow_stdin_is_processed_as_it_comes_and_a_stop_finishes_what_was_read() {
+    use std::io::Write;
+    let dir = TestDir::new();
+    let dead = dir.path("dead.ndjson");
+    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
+    let mut stdin = run.child.stdin.take().unwrap();
+    stdin.write_all(b"\n\n{bad\n{\"event_type\": \"source.accepted\", \"n\": 1}\n").unwrap();
+    stdin.flush().unwrap();
+    // Far fewer lines than a batch, and stdin stays open: the event still comes out.
+    let first: Value = serde_json::from_str(&run.next_line()).unwrap();
+    assert_eq!(first["n"], 1);
+    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 2}\n").unwrap();
+    stdin.flush().unwrap();
+    let second: Value = serde_json::from_str(&run.next_line()).unwrap();
+    assert_eq!(second["n"], 2);
+    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 3}\n").unwrap();
+    stdin.flush().unwrap();
+    // Read by then (well inside the linger time on an idle machine), and stdin open.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    run.signal("-TERM");
+    let (output, rest) = run.finish();
+    drop(stdin);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rest: Vec<Value> = rest.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rest.iter().map(|e| e["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![3], "read before the stop");
+    assert_eq!(summary(&output), (4, 3, 0, 1));
+    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    assert_eq!(letter["line"], 3, "blank lines before it count");
+}
+
+#[test]
+fn a_closed_output_stops_the_run_with_an_error_instead_of_hanging() {
+    let dir = TestDir::new();
+    let input = dir.path("events.ndjson");
+    let generate = firehose(&["generate", "--events", "20000", "--output", input.to_str().unwrap()], None);
+    assert!(generate.status.success(), "{}", stderr(&generate));
+    let dead = dir.path("dead.ndjson");
+    let mut run = Running::start(&[
+        "run",
+        "--pipeline",
+        DEMO,
+        "--input",
+        input.to_str().unwrap(),
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]);
+    run.next_line();
+    // Like `| head -1`: the reader of the output goes away.
+    run.lines = std::sync::mpsc::channel().1;
+    let (output, _) = run.finish();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("writing output"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_followed_file_that_is_truncated_is_read_again_from_its_start() {
+    use std::io::Write;
+    let dir = TestDir::new();
+    let input = dir.write("events.ndjson", "");
+    let dead = dir.path("dead.ndjson");
+    let line = |n: u32| format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n");
+    let run = Running::start(&[
+        "run",
+        "--watch",
+        "--pipeline",
+        DEMO,
+        "--input",
+        input.to_str().unwrap(),
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]);
+    let append = |text: String| {
+        let mut file = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    };
+    append((1..=5).map(line).collect());
+    let seen: Vec<String> = (0..5).map(|_| run.next_line()).collect();
+    assert_eq!(seen.len(), 5);
+    // copytruncate-style rotation, then new events.
+    std::fs::OpenOptions::new().write(true).truncate(true).open(&input).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    append((6..=7).map(line).collect());
+    for n in 6..=7 {
+        let event: Value = serde_json::from_str(&run.next_line()).unwrap();
+        assert_eq!(event["n"], n);
+    }
+    run.signal("-INT");
+    let (output, _) = run.finish();
+    assert_eq!(summary(&output), (7, 7, 0, 0));
 }

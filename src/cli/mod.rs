@@ -3,6 +3,7 @@
 mod authoring;
 mod bench;
 mod generate;
+mod input;
 mod run;
 mod serve;
 mod validate;

@@ -6,7 +6,7 @@
 //! in the output, counted as dropped, or in the dead-letter file.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use firehose::emit::batches::BatchWriter;
 use firehose::emit::{self, Stamp};
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
+
+use super::input::{Chunk, ChunkBody, Source, read_chunks};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::{Counts, Pipeline};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -67,19 +69,6 @@ pub struct RunArgs {
     compression: Option<Compression>,
 }
 
-enum ChunkBody {
-    /// NDJSON text, whole lines.
-    Lines(Vec<u8>),
-    /// Records already split (from a JSON array).
-    Split(Intake),
-}
-
-struct Chunk {
-    seq: u64,
-    first_line: u64,
-    body: ChunkBody,
-}
-
 struct Done {
     seq: u64,
     output: Output,
@@ -100,11 +89,12 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     pipeline.prepare(workers)?;
     let batch_size = args.batch_size.unwrap_or(pipeline.config.batch.max_events).max(1);
-    let follow = args.watch && args.input != Path::new("-");
-    let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
-        Box::new(std::io::stdin())
+    let source = if args.input == Path::new("-") {
+        Source::Stdin
     } else {
-        Box::new(std::fs::File::open(&args.input).with_context(|| format!("opening input {}", args.input.display()))?)
+        let file =
+            std::fs::File::open(&args.input).with_context(|| format!("opening input {}", args.input.display()))?;
+        Source::File { path: args.input.clone(), file, follow: args.watch }
     };
     let mut output: Box<dyn Write> = if args.output == Path::new("-") {
         Box::new(std::io::stdout().lock())
@@ -150,7 +140,7 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         let reader = scope.spawn({
             let stop = stop.clone();
-            move || read_chunks(input, batch_size, follow, &stop, chunk_tx)
+            move || read_chunks(source, batch_size, stop, chunk_tx)
         });
         for _ in 0..workers {
             let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
@@ -161,8 +151,11 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             Some((writer, _)) => write_batches(&done_rx, writer, &mut totals),
             None => write_in_order(&done_rx, &mut output, &mut dead_letter_file, &args.dead_letter, &mut totals),
         };
-        // Whatever happened, let the signal thread go before the scope joins it.
+        // Whatever happened, let the signal thread go before the scope joins it, and
+        // hang up on the workers: after a write error they stop instead of waiting
+        // for a writer that is gone (and the reader stops after them).
         signal_handle.close();
+        drop(done_rx);
         written?;
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
@@ -298,111 +291,6 @@ fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut C
         eprintln!();
     }
     Ok(())
-}
-
-/// Cuts the input into chunks; returns the number of bytes read.
-fn read_chunks(
-    input: Box<dyn Read + Send>,
-    batch_size: usize,
-    follow: bool,
-    stop: &AtomicBool,
-    chunks: Sender<Chunk>,
-) -> std::io::Result<u64> {
-    const MAX_CHUNK_BYTES: usize = 16 << 20;
-    let mut reader = BufReader::with_capacity(1 << 20, input);
-    let mut bytes = 0u64;
-    // A JSON array is read whole; NDJSON is streamed line by line.
-    let is_array = loop {
-        let buffer = reader.fill_buf()?;
-        match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(p) => break buffer[p] == b'[',
-            None if buffer.is_empty() && follow && !stop.load(Ordering::SeqCst) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            None if buffer.is_empty() => return Ok(bytes),
-            None => {
-                let n = buffer.len();
-                bytes += n as u64;
-                reader.consume(n);
-            }
-        }
-    };
-    if is_array {
-        let mut text = Vec::new();
-        bytes += reader.read_to_end(&mut text)? as u64;
-        let mut all = Intake::default();
-        intake::json_array(&text, &mut all);
-        for (seq, chunk) in split_intake(all, batch_size).into_iter().enumerate() {
-            let first_line = chunk.lines.first().copied().unwrap_or(1);
-            if chunks.send(Chunk { seq: seq as u64, first_line, body: ChunkBody::Split(chunk) }).is_err() {
-                break;
-            }
-        }
-        return Ok(bytes);
-    }
-    let mut seq = 0;
-    let mut line_no = 1u64;
-    // A line cut short at the end of a followed file, waiting for the rest.
-    let mut partial = Vec::new();
-    loop {
-        let mut text = std::mem::take(&mut partial);
-        text.reserve(batch_size * 1024);
-        let first_line = line_no;
-        let mut lines = 0;
-        let mut at_end = false;
-        while lines < batch_size && text.len() < MAX_CHUNK_BYTES {
-            let n = reader.read_until(b'\n', &mut text)?;
-            bytes += n as u64;
-            if n == 0 || text.last() != Some(&b'\n') {
-                at_end = true;
-                break;
-            }
-            lines += 1;
-        }
-        if at_end && follow && !stop.load(Ordering::SeqCst) {
-            // Keep an unfinished last line for the next round.
-            let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            partial = text.split_off(complete);
-            if lines == 0 {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                continue;
-            }
-        } else if at_end && !text.is_empty() && text.last() != Some(&b'\n') {
-            lines += 1; // the last line of the input has no newline
-        }
-        if lines == 0 {
-            return Ok(bytes);
-        }
-        if text.last() == Some(&b'\n') {
-            text.pop();
-        }
-        line_no += lines as u64;
-        if chunks.send(Chunk { seq, first_line, body: ChunkBody::Lines(text) }).is_err() {
-            return Ok(bytes);
-        }
-        seq += 1;
-        if stop.load(Ordering::SeqCst) || (at_end && !follow) {
-            return Ok(bytes);
-        }
-    }
-}
-
-fn split_intake(all: Intake, batch_size: usize) -> Vec<Intake> {
-    // Keep malformed records with the chunk whose lines surround them.
-    let mut chunks: Vec<Intake> = Vec::new();
-    let mut malformed = all.malformed.into_iter().peekable();
-    for start in (0..all.events.len().max(1)).step_by(batch_size) {
-        let end = (start + batch_size).min(all.events.len());
-        let mut chunk = Intake::default();
-        chunk.events = all.events.slice(start..end);
-        chunk.lines = all.lines[start..end].to_vec();
-        let last_line = if end < all.events.len() { all.lines[end] } else { u64::MAX };
-        while malformed.peek().is_some_and(|m| m.line < last_line) {
-            chunk.malformed.push(malformed.next().expect("peeked"));
-        }
-        chunks.push(chunk);
-    }
-    chunks
 }
 
 /// Validates, runs and encodes chunks until the input ends, taking up a new rules
