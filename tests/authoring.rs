@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{TestDir, module, root};
+use common::{TestDir, empty_dev_null_if_it_is_a_plain_file, module, root};
 
 fn firehose(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_firehose"))
@@ -18,17 +18,6 @@ fn firehose(args: &[&str], dir: &Path) -> Output {
         .env("CARGO_TARGET_DIR", root().join("target/scaffolded"))
         .output()
         .expect("run firehose")
-}
-
-/// Cargo asks `rustc -` about each target with stdin set to /dev/null, and caches the
-/// answer per target directory. On machines where /dev/null is a plain file (some CI
-/// sandboxes), whatever other processes "discarded" there is read as source and the
-/// fresh target directory of this test cannot build. Empty it, as a real device is.
-fn empty_dev_null_if_it_is_a_plain_file() {
-    let dev_null = Path::new("/dev/null");
-    if std::fs::symlink_metadata(dev_null).is_ok_and(|m| m.is_file()) {
-        let _ = std::fs::File::create(dev_null);
-    }
 }
 
 fn text(output: &Output) -> String {

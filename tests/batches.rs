@@ -183,6 +183,61 @@ fn partitions_from_tricky_values_stay_inside_the_directory() {
         }
     }
     assert!(!dir.dir.path().join("escape").exists());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("5 in, 3 out, 0 dropped by rules, 2 dead-lettered"), "{summary}");
+}
+
+#[test]
+fn events_without_a_partition_are_counted_as_dead_letters_and_output_choices_are_honoured() {
+    module("filter");
+    let dir = TestDir::new();
+    std::fs::create_dir_all(dir.path("conf")).unwrap();
+    let yaml = format!(
+        "stages:\n  - name: mask\n    module: '{}'\n    config: {{fields: [{{path: $.ssn, strategy: last4}}]}}\n\
+         metadata: {{rules_version: false}}\n\
+         output:\n  dir: lake\n  prefix: \"flow={{{{flow_id}}}}/\"\n  max_open_partitions: 1\n  compression: none\n",
+        module("pii-mask").display()
+    );
+    dir.write("conf/pipeline.yaml", &yaml);
+    // The error partition opened first does not count against the one open partition.
+    dir.write("in.ndjson", "{\"n\": 1}\n{\"n\": 2, \"flow_id\": \"a\"}\n{\"n\": 3, \"flow_id\": \"b\"}\n");
+    let out = firehose(&["run", "-p", "conf/pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(summary.contains("3 in, 1 out, 0 dropped by rules, 2 dead-lettered"), "{summary}");
+    // output.dir is relative to the pipeline file, not to where firehose runs.
+    let lake = dir.path("conf/lake");
+    assert!(!dir.path("lake").exists());
+    let partition: Vec<PathBuf> = objects(&lake.join("flow=a"));
+    assert_eq!(partition.len(), 1);
+    let events = read(&partition[0]);
+    assert_eq!(events.len(), 1);
+    assert!(events[0]["firehose_metadata"].get("rules_version").is_none(), "turned off: {}", events[0]);
+    assert!(events[0]["firehose_metadata"]["sequence"].is_u64());
+    let limit = objects(&lake.join("errors/partition-limit"));
+    assert_eq!(limit.len(), 1, "{:?}", objects(&lake));
+    let record = &read(&limit[0])[0];
+    assert!(record["reason"].as_str().unwrap().contains("output.max_open_partitions (1)"), "{record}");
+    assert_eq!(objects(&lake.join("errors/partition-key-missing")).len(), 1);
+
+    // An explicit --output wins over the pipeline's output.dir.
+    let before = objects(&lake).len();
+    let out = firehose(&["run", "-p", "conf/pipeline.yaml", "-i", "in.ndjson", "-o", "out.ndjson"], dir.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path("out.ndjson")).unwrap().lines().count(), 3);
+    assert_eq!(objects(&lake).len(), before, "nothing written under output.dir");
+    // Both at once is a mistake, said before anything is touched.
+    let out = firehose(
+        &["run", "-p", "conf/pipeline.yaml", "-i", "in.ndjson", "-o", "other.ndjson", "--output-dir", "x"],
+        dir.dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path("other.ndjson").exists() && !dir.path("x").exists());
 }
 
 #[test]

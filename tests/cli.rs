@@ -94,6 +94,23 @@ fn malformed_lines_go_to_the_dead_letter_file_with_line_numbers() {
     assert!(letters[0]["reason"].as_str().unwrap().contains("not a JSON object"));
     assert_eq!(letters[1]["line"], 5);
     assert!(stderr(&run).contains(dead.to_str().unwrap()), "the summary says where dead letters went");
+
+    // Bytes that are not UTF-8 are kept exactly, beside the readable text.
+    let run = firehose(
+        &["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()],
+        Some(b"{\"n\": \"\xff\xfe\"}\n"),
+    );
+    assert_eq!(summary(&run), (1, 0, 0, 1));
+    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    assert_eq!(letter["raw_base64"], "eyJuIjogIv/+In0=", "{letter}");
+
+    // A clean run leaves no dead-letter file from an earlier one behind.
+    let run = firehose(
+        &["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()],
+        Some(b"{\"event_type\": \"source.accepted\"}\n"),
+    );
+    assert_eq!(summary(&run), (1, 1, 0, 0));
+    assert!(!dead.exists(), "the dead letters of the previous run are gone");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 use firehose::Events;
 use firehose::config::{Compression, Framing};
-use firehose::emit::batches::BatchWriter;
+use firehose::emit::batches::{BatchWriter, Placed};
 use firehose::emit::{self, Stamp};
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
@@ -38,10 +38,12 @@ pub struct RunArgs {
     /// Events to read: NDJSON or a JSON array; `-` for standard input.
     #[arg(long, short, value_name = "FILE", default_value = "-")]
     input: PathBuf,
-    /// Where to write processed events as NDJSON; `-` for standard output.
-    #[arg(long, short, value_name = "FILE", default_value = "-")]
-    output: PathBuf,
-    /// Where to write records that could not be processed, one JSON line each.
+    /// Where to write processed events as NDJSON; `-` for standard output [default: the
+    /// pipeline's `output.dir` if it has one, else standard output].
+    #[arg(long, short, value_name = "FILE", conflicts_with = "output_dir")]
+    output: Option<PathBuf>,
+    /// Where to write records that could not be processed, one JSON line each (replaced
+    /// on each run).
     #[arg(long, value_name = "FILE", default_value = "firehose-dead-letters.ndjson")]
     dead_letter: PathBuf,
     /// Worker threads (default: one per core).
@@ -79,8 +81,9 @@ struct Done {
 enum Output {
     /// NDJSON lines for --output, and dead-letter lines.
     Ndjson { events: Vec<u8>, dead_letters: Vec<u8> },
-    /// Events for --output-dir batches, and dead letters with their error type.
-    Batches { delivered: Events, version: Arc<str>, errors: Vec<(&'static str, Vec<u8>)> },
+    /// Events for --output-dir batches (with the rules version to stamp, unless the
+    /// pipeline turned that off), and dead letters with their error type.
+    Batches { delivered: Events, version: Option<Arc<str>>, errors: Vec<(&'static str, Vec<u8>)> },
 }
 
 /// Runs the command.
@@ -96,16 +99,13 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::open(&args.input).with_context(|| format!("opening input {}", args.input.display()))?;
         Source::File { path: args.input.clone(), file, follow: args.watch }
     };
-    let mut output: Box<dyn Write> = if args.output == Path::new("-") {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::File::create(&args.output)
-                .with_context(|| format!("creating output {}", args.output.display()))?,
-        )
+    // An explicit --output wins over the pipeline's output.dir; --output-dir over both.
+    let output_dir = match (&args.output_dir, &args.output) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(_)) => None,
+        (None, None) => pipeline.config.output.dir.clone(),
     };
-    let mut dead_letter_file: Option<std::fs::File> = None;
-    let mut batches = match args.output_dir.clone().or(pipeline.config.output.dir.clone()) {
+    let mut batches = match output_dir {
         Some(dir) => {
             let mut config = pipeline.config.output.clone();
             config.framing = args.framing.unwrap_or(config.framing);
@@ -115,6 +115,26 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let to_batches = batches.is_some();
+    let output_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let mut output: Box<dyn Write> = if to_batches || output_path == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(
+            std::fs::File::create(&output_path)
+                .with_context(|| format!("creating output {}", output_path.display()))?,
+        )
+    };
+    let mut dead_letter_file: Option<std::fs::File> = None;
+    if !to_batches {
+        // The dead-letter file tells of this run only: one left by an earlier run goes.
+        match std::fs::remove_file(&args.dead_letter) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e)
+                    .with_context(|| format!("removing the old dead-letter file {}", args.dead_letter.display()));
+            }
+            _ => {}
+        }
+    }
 
     let live = Live::new(pipeline);
     let watcher = if args.watch {
@@ -170,7 +190,7 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         Some((writer, dir)) => {
             let stats = writer.stats();
             (
-                dir.join("errors").display().to_string(),
+                format!("{} under {}", writer.error_prefix(), dir.display()),
                 format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, dir.display()),
             )
         }
@@ -241,7 +261,20 @@ fn write_in_order(
             }
         }
     }
-    output.flush().context("writing output")
+    output.flush().context("writing output")?;
+    all_written(&pending, next)
+}
+
+/// Fails if a chunk never came back (a worker stopped early), so a gap is never
+/// reported as a clean run.
+fn all_written(pending: &BTreeMap<u64, Done>, next: u64) -> anyhow::Result<()> {
+    match pending.keys().next() {
+        None => Ok(()),
+        Some(first) => anyhow::bail!(
+            "chunk {next} of the input never came back from its worker, so chunks {first}.. were not written; \
+             run again (events from chunk {next} on were not processed)"
+        ),
+    }
 }
 
 /// Feeds results, in input order, to the batch writer; cuts batches by time while
@@ -267,7 +300,12 @@ fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut C
                 unreachable!("workers hand over events with --output-dir");
             };
             for i in 0..delivered.len() {
-                writer.add(&delivered.event(i), &version).context("writing batches")?;
+                let placed = writer.add(&delivered.event(i), version.as_ref()).context("writing batches")?;
+                if placed == Placed::ErrorPrefix {
+                    // No partition for it: it went to the error prefix with the reason.
+                    totals.delivered -= 1;
+                    totals.dead_lettered += 1;
+                }
             }
             for (error_type, record) in errors {
                 writer.add_error(error_type, &record).context("writing batches")?;
@@ -290,7 +328,7 @@ fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut C
     if progress {
         eprintln!();
     }
-    Ok(())
+    all_written(&pending, next)
 }
 
 /// Validates, runs and encodes chunks until the input ends, taking up a new rules
@@ -328,7 +366,8 @@ fn work(live: &Live, to_batches: bool, chunks: Receiver<Chunk>, done: Sender<Don
             letters.push(("rejected", line));
         }
         let output = if to_batches {
-            Output::Batches { delivered: outcome.delivered, version: outcome.version, errors: letters }
+            let version = runner.pipeline().config.metadata.rules_version.then_some(outcome.version);
+            Output::Batches { delivered: outcome.delivered, version, errors: letters }
         } else {
             let mut events = Vec::new();
             emit::ndjson(&outcome.delivered, &stamp, &mut events);

@@ -55,7 +55,7 @@ struct PipelineFile {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
-    /// The directory (`--output-dir` overrides it).
+    /// The directory, relative to the pipeline file (`--output-dir` overrides it).
     pub dir: Option<PathBuf>,
     /// Where each event's batch goes, rendered per event: `{{year}}`, `{{month}}`,
     /// `{{day}}`, `{{hour}}`, `{{minute}}`, top-level fields (`{{flow_id}}`) and any
@@ -388,7 +388,7 @@ impl PipelineConfig {
             stages,
             tests: file.tests,
             serve: file.serve,
-            output: file.output,
+            output: OutputConfig { dir: file.output.dir.map(|dir| base.join(dir)), ..file.output },
             files,
             config_hash: [0; 32],
         };

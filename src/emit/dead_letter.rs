@@ -1,21 +1,54 @@
 //! Dead-letter records: one JSON line per event that could not be processed, with
 //! enough to understand and replay it.
 
+use base64::Engine;
 use serde_json::{Value, json};
 
 /// Appends one dead-letter line: `{"line": N, "stage": S, "reason": R, "raw": TEXT}`
-/// (`stage` omitted for input that never reached a stage).
+/// (`stage` omitted for input that never reached a stage; `raw_base64` added when the
+/// record is not valid UTF-8, see [`add_raw`]).
 pub fn dead_letter(line: u64, stage: Option<&str>, reason: &str, raw: &[u8], out: &mut Vec<u8>) {
-    let raw = String::from_utf8_lossy(raw);
-    let record = match stage {
-        Some(stage) => json!({"line": line, "stage": stage, "reason": reason, "raw": raw}),
-        None => json!({"line": line, "reason": reason, "raw": raw}),
+    let mut record = match stage {
+        Some(stage) => json!({"line": line, "stage": stage, "reason": reason}),
+        None => json!({"line": line, "reason": reason}),
     };
+    add_raw(&mut record, raw);
     serde_json::to_writer(&mut *out, &record).expect("dead letter serializes");
     out.push(b'\n');
+}
+
+/// Adds the record as it came in to a dead letter: `raw` as text and, when the bytes
+/// are not valid UTF-8 (so `raw` had to replace some), also `raw_base64` with the exact
+/// bytes, so a dead letter can always be replayed as it was.
+pub fn add_raw(record: &mut Value, raw: &[u8]) {
+    let text = String::from_utf8_lossy(raw);
+    let exact = matches!(text, std::borrow::Cow::Borrowed(_));
+    record["raw"] = Value::String(text.into_owned());
+    if !exact {
+        record["raw_base64"] = Value::String(base64::engine::general_purpose::STANDARD.encode(raw));
+    }
 }
 
 /// Reads back a dead-letter line (for tools and tests).
 pub fn parse_dead_letter(line: &str) -> Option<Value> {
     serde_json::from_str(line).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_bytes_that_are_not_utf8() {
+        let mut out = Vec::new();
+        dead_letter(3, None, "not JSON", b"{\"a\": \"\xff\xfe\"}", &mut out);
+        let record = parse_dead_letter(std::str::from_utf8(&out).unwrap()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(record["raw_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(bytes, b"{\"a\": \"\xff\xfe\"}");
+        let mut out = Vec::new();
+        dead_letter(3, Some("mask"), "refused", "{\"name\": \"Zoë\"}".as_bytes(), &mut out);
+        let record = parse_dead_letter(std::str::from_utf8(&out).unwrap()).unwrap();
+        assert_eq!(record["raw"], "{\"name\": \"Zoë\"}");
+        assert!(record.get("raw_base64").is_none());
+    }
 }

@@ -40,16 +40,19 @@ pub struct BatchOutcome {
     pub dropped: Vec<Dropped>,
     /// Events that could not be processed.
     pub dead_letters: Vec<DeadLetter>,
+    /// How many events went in.
+    pub events_in: usize,
     /// Wall-clock seconds each stage took (module call plus applying its answer);
     /// stages after the batch ran empty are absent.
     pub stage_seconds: Vec<f64>,
 }
 
 impl BatchOutcome {
-    /// Counts for this batch, given how many events went in.
+    /// Counts for this batch; [`Counts::balanced`] says whether each event that went in
+    /// came out delivered, dropped or dead-lettered.
     pub fn counts(&self) -> Counts {
         Counts {
-            events_in: (self.delivered.len() + self.dropped.len() + self.dead_letters.len()) as u64,
+            events_in: self.events_in as u64,
             delivered: self.delivered.len() as u64,
             dropped: self.dropped.len() as u64,
             dead_lettered: self.dead_letters.len() as u64,

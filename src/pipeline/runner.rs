@@ -141,6 +141,7 @@ impl Runner {
             origin,
             dropped,
             dead_letters,
+            events_in: input.len(),
             stage_seconds,
         }
     }

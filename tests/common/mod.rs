@@ -20,11 +20,24 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
+/// Cargo asks `rustc -` about each target with stdin set to /dev/null, and caches the
+/// answer (even a failure) in the target directory. On machines where /dev/null is a
+/// plain file (some CI sandboxes), whatever other processes "discarded" there is read
+/// as source and the build fails. Call this before running cargo: it empties the file,
+/// as a real device always is.
+pub fn empty_dev_null_if_it_is_a_plain_file() {
+    let dev_null = std::path::Path::new("/dev/null");
+    if std::fs::symlink_metadata(dev_null).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::File::create(dev_null);
+    }
+}
+
 /// Builds every module component (once per test binary) and returns the path of one:
 /// `filter`, `enrich`, `pii-mask` or `misbehave`.
 pub fn module(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
+        empty_dev_null_if_it_is_a_plain_file();
         let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .current_dir(root())
             .args(["xtask", "modules"])

@@ -43,9 +43,21 @@ fn root() -> PathBuf {
 }
 
 fn cargo() -> Command {
+    empty_dev_null_if_it_is_a_plain_file();
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
     command
+}
+
+/// Cargo asks `rustc -` about each target with stdin set to /dev/null and caches the
+/// answer, even a failure, in the target directory. Where /dev/null is a plain file
+/// (some CI sandboxes), what other processes "discarded" there is read as source and
+/// every build fails; emptying it first makes it behave like the device it stands for.
+fn empty_dev_null_if_it_is_a_plain_file() {
+    let dev_null = Path::new("/dev/null");
+    if std::fs::symlink_metadata(dev_null).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::File::create(dev_null);
+    }
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

@@ -52,6 +52,17 @@ struct Open {
     opened_at: DateTime<Utc>,
     events: Events,
     versions: Vec<Option<Arc<str>>>,
+    /// Under the error prefix: not counted against `max_open_partitions`.
+    errors: bool,
+}
+
+/// Where [`BatchWriter::add`] put an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// In its partition.
+    Partition,
+    /// Under the error prefix, with the reason (no partition key, too many partitions).
+    ErrorPrefix,
 }
 
 /// Groups events into batches and writes them under a directory.
@@ -61,6 +72,8 @@ pub struct BatchWriter {
     prefix: Template,
     error_prefix: Template,
     open: HashMap<String, Open>,
+    /// Open batches outside the error prefix.
+    open_partitions: usize,
     sequence: u64,
     stats: WriterStats,
 }
@@ -79,9 +92,15 @@ impl BatchWriter {
             prefix,
             error_prefix,
             open: HashMap::new(),
+            open_partitions: 0,
             sequence: 0,
             stats: WriterStats::default(),
         })
+    }
+
+    /// The template of the error prefix (where dead letters go).
+    pub fn error_prefix(&self) -> &str {
+        &self.config.error_prefix
     }
 
     /// What has been written so far.
@@ -89,26 +108,34 @@ impl BatchWriter {
         self.stats
     }
 
-    /// Adds a delivered event processed by rules `version`.
-    pub fn add(&mut self, event: &Event<'_>, version: &Arc<str>) -> std::io::Result<()> {
+    /// Adds a delivered event, stamped with the rules `version` that processed it (if
+    /// given); says whether it went to its partition or, when it cannot be placed, to
+    /// the error prefix.
+    pub fn add(&mut self, event: &Event<'_>, version: Option<&Arc<str>>) -> std::io::Result<Placed> {
         let now = Utc::now();
         let time = match self.config.time_source {
             TimeSource::Event => event_time(event).unwrap_or(now),
             TimeSource::Processing => now,
         };
         let prefix = match self.prefix.render(Some(event), time, "") {
-            Ok(prefix) if self.open.contains_key(&prefix) || self.open.len() < self.config.max_open_partitions => {
+            Ok(prefix) if self.open.contains_key(&prefix) || self.open_partitions < self.config.max_open_partitions => {
                 prefix
             }
             Ok(_) => {
-                let reason = format!("more than {} partitions have open batches", self.config.max_open_partitions);
-                return self.add_error("partition-limit", &error_record(&reason, event.bytes()));
+                let reason = format!(
+                    "more than output.max_open_partitions ({}) partitions have open batches",
+                    self.config.max_open_partitions
+                );
+                self.add_error("partition-limit", &error_record(&reason, event.bytes()))?;
+                return Ok(Placed::ErrorPrefix);
             }
             Err(Missing(reason)) => {
-                return self.add_error("partition-key-missing", &error_record(&reason, event.bytes()));
+                self.add_error("partition-key-missing", &error_record(&reason, event.bytes()))?;
+                return Ok(Placed::ErrorPrefix);
             }
         };
-        self.push(prefix, event, Some(version.clone()))
+        self.push(prefix, event, version.cloned(), false)?;
+        Ok(Placed::Partition)
     }
 
     /// Adds a dead-letter record (one JSON object) under the error prefix.
@@ -126,18 +153,30 @@ impl BatchWriter {
             let mut intake = Intake::default();
             intake.max_event_bytes = usize::MAX;
             intake.add(1, &wrapped);
-            return self.push(prefix, &intake.events.event(0), None);
+            return self.push(prefix, &intake.events.event(0), None, true);
         }
-        self.push(prefix, &intake.events.event(0), None)
+        self.push(prefix, &intake.events.event(0), None, true)
     }
 
-    fn push(&mut self, prefix: String, event: &Event<'_>, version: Option<Arc<str>>) -> std::io::Result<()> {
-        let open = self.open.entry(prefix.clone()).or_insert_with(|| Open {
-            id: uuid::Uuid::new_v4().to_string(),
-            started: Instant::now(),
-            opened_at: Utc::now(),
-            events: Events::new(),
-            versions: Vec::new(),
+    fn push(
+        &mut self,
+        prefix: String,
+        event: &Event<'_>,
+        version: Option<Arc<str>>,
+        errors: bool,
+    ) -> std::io::Result<()> {
+        let open = self.open.entry(prefix.clone()).or_insert_with(|| {
+            if !errors {
+                self.open_partitions += 1;
+            }
+            Open {
+                id: uuid::Uuid::new_v4().to_string(),
+                started: Instant::now(),
+                opened_at: Utc::now(),
+                events: Events::new(),
+                versions: Vec::new(),
+                errors,
+            }
         });
         open.events.push(event.bytes(), event.tape());
         open.versions.push(version);
@@ -174,6 +213,9 @@ impl BatchWriter {
 
     fn flush(&mut self, prefix: &str) -> std::io::Result<()> {
         let Some(open) = self.open.remove(prefix) else { return Ok(()) };
+        if !open.errors {
+            self.open_partitions -= 1;
+        }
         if open.events.is_empty() {
             return Ok(());
         }
@@ -214,7 +256,9 @@ impl BatchWriter {
 }
 
 fn error_record(reason: &str, raw: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&json!({"reason": reason, "raw": String::from_utf8_lossy(raw)})).expect("serializes")
+    let mut record = json!({"reason": reason});
+    super::dead_letter::add_raw(&mut record, raw);
+    serde_json::to_vec(&record).expect("serializes")
 }
 
 /// `events-2024-01-15-14-30-45-AB12CD34.json.gz`.
