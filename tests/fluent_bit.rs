@@ -339,6 +339,10 @@ fn filters_masks_and_keeps_timestamps_metadata_and_group_markers() {
     assert_eq!(output[2][1]["n"], Mp::from(2));
     let letters = std::fs::read_to_string(&dead).unwrap();
     assert!(letters.contains("\"stage\":\"refuse\"") && letters.contains("rejected on request"), "{letters}");
+    let letter: serde_json::Value = serde_json::from_str(letters.trim()).unwrap();
+    assert_eq!(letter["tag"], "dummy.0", "dead letters name the tag: {letter}");
+    assert_eq!(letter["time"], 1_700_000_003.0, "and the record's time: {letter}");
+    assert_eq!(letter["line"], 5, "and its position in the chunk: {letter}");
 }
 
 #[test]

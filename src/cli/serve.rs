@@ -57,6 +57,7 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     )?;
     let forward = forward.parse().with_context(|| format!("--forward `{forward}` is not a URL"))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_body_bytes = args.max_body_bytes.unwrap_or(file.max_body_bytes);
     let options = ServeOptions {
         forward,
         forward_gzip: args.forward_gzip || file.forward_gzip,
@@ -64,8 +65,9 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .dead_letter
             .or(file.dead_letter)
             .unwrap_or_else(|| "firehose-dead-letters.ndjson".to_string()),
-        max_body_bytes: args.max_body_bytes.unwrap_or(file.max_body_bytes),
-        max_decompressed_bytes: file.max_decompressed_bytes.max(args.max_body_bytes.unwrap_or(0)),
+        max_body_bytes,
+        // A body that is accepted is never refused for its decoded size alone.
+        max_decompressed_bytes: file.max_decompressed_bytes.max(max_body_bytes),
         max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(cores * 2).max(1),
         downstream_timeout: Duration::from_secs(args.downstream_timeout_secs.unwrap_or(file.downstream_timeout_secs)),
     };

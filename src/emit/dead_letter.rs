@@ -8,10 +8,26 @@ use serde_json::{Value, json};
 /// (`stage` omitted for input that never reached a stage; `raw_base64` added when the
 /// record is not valid UTF-8, see [`add_raw`]).
 pub fn dead_letter(line: u64, stage: Option<&str>, reason: &str, raw: &[u8], out: &mut Vec<u8>) {
+    dead_letter_with(line, stage, reason, raw, &[], out);
+}
+
+/// Like [`dead_letter`], with more members telling where the record came from (such
+/// as Fluent Bit's tag and the record's time).
+pub fn dead_letter_with(
+    line: u64,
+    stage: Option<&str>,
+    reason: &str,
+    raw: &[u8],
+    origin: &[(&str, Value)],
+    out: &mut Vec<u8>,
+) {
     let mut record = match stage {
         Some(stage) => json!({"line": line, "stage": stage, "reason": reason}),
         None => json!({"line": line, "reason": reason}),
     };
+    for (key, value) in origin {
+        record[*key] = value.clone();
+    }
     add_raw(&mut record, raw);
     serde_json::to_writer(&mut *out, &record).expect("dead letter serializes");
     out.push(b'\n');

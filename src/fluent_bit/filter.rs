@@ -169,22 +169,34 @@ impl Filter {
                         record_of.push(r);
                     }
                 }
-                Err(e) => emit::dead_letter(
+                Err(e) => emit::dead_letter_with(
                     r as u64 + 1,
                     None,
                     &format!("record body cannot be read: {e}"),
                     &chunk[body.clone()],
+                    &origin(tag, chunk, record),
                     &mut dead,
                 ),
             }
         }
+        // Dead letters name their record by position (from 1), tag and time.
+        let record_at = |line: u64| &records[line as usize - 1];
         for m in &intake.malformed {
-            emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut dead);
+            let origin = origin(tag, chunk, record_at(m.line));
+            emit::dead_letter_with(m.line, None, &m.reason, &m.raw, &origin, &mut dead);
         }
         let outcome = self.runner.run(&intake.events);
         for d in &outcome.dead_letters {
             let i = d.index as usize;
-            emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut dead);
+            let origin = origin(tag, chunk, record_at(intake.lines[i]));
+            emit::dead_letter_with(
+                intake.lines[i],
+                Some(&d.stage),
+                &d.reason,
+                intake.events.get(i),
+                &origin,
+                &mut dead,
+            );
         }
         let unchanged = self.version_field == VersionField::Off
             && outcome.delivered.len() == records.len()
@@ -248,6 +260,16 @@ impl Filter {
             );
         }
     }
+}
+
+/// Where a dead-lettered record came from: Fluent Bit's tag and the record's time
+/// (seconds since the epoch), so it can be found and replayed.
+fn origin(tag: &str, chunk: &[u8], record: &Record) -> [(&'static str, serde_json::Value); 2] {
+    let time = match record {
+        Record::Log { header, .. } => msgpack::record_time(&chunk[header.clone()]),
+        Record::Other { .. } => None,
+    };
+    [("tag", serde_json::Value::from(tag)), ("time", time.map_or(serde_json::Value::Null, serde_json::Value::from))]
 }
 
 #[cfg(test)]

@@ -91,6 +91,31 @@ pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
     Ok(out)
 }
 
+/// The time of a record, in seconds since the epoch, from its header (`[time, metadata]`
+/// or a bare time): an EventTime (ext type 0) or a number.
+pub fn record_time(header: &[u8]) -> Option<f64> {
+    let mut r = Reader { b: header, pos: 0 };
+    if matches!(r.peek(), Ok(Marker::FixArray(2))) {
+        r.pos += 1;
+    }
+    let event_time = |r: &mut Reader<'_>| -> Option<f64> {
+        (r.take(1).ok()? == [0]).then_some(())?;
+        Some(r.be(4).ok()? as f64 + r.be(4).ok()? as f64 / 1e9)
+    };
+    match r.next_marker().ok()? {
+        Marker::FixExt8 => event_time(&mut r),
+        Marker::Ext8 if r.be(1).ok()? == 8 => event_time(&mut r),
+        Marker::FixPos(n) => Some(n as f64),
+        Marker::U8 => Some(r.be(1).ok()? as f64),
+        Marker::U16 => Some(r.be(2).ok()? as f64),
+        Marker::U32 => Some(r.be(4).ok()? as f64),
+        Marker::U64 => Some(r.be(8).ok()? as f64),
+        Marker::F32 => Some(f32::from_bits(r.be(4).ok()? as u32) as f64),
+        Marker::F64 => Some(f64::from_bits(r.be(8).ok()?)),
+        _ => None,
+    }
+}
+
 /// Appends the msgpack value `value` as JSON text to `out`.
 pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let mut r = Reader { b: value, pos: 0 };
@@ -213,6 +238,15 @@ impl Reader<'_> {
     }
 
     fn skip(&mut self) -> Result<(), DecodeError> {
+        self.skip_nested(0)
+    }
+
+    /// Steps over one value nested `depth` deep, refusing values nested deeper than
+    /// events may be (a hostile chunk must not exhaust the stack of Fluent Bit's thread).
+    fn skip_nested(&mut self, depth: usize) -> Result<(), DecodeError> {
+        if depth > json::MAX_DEPTH {
+            return fail(self.pos, "nesting too deep");
+        }
         let at = self.pos;
         let marker = self.next_marker()?;
         match marker {
@@ -233,13 +267,13 @@ impl Reader<'_> {
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
                 for _ in 0..self.length(marker)? {
-                    self.skip()?;
+                    self.skip_nested(depth + 1)?;
                 }
                 Ok(())
             }
             Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
                 for _ in 0..self.length(marker)? * 2 {
-                    self.skip()?;
+                    self.skip_nested(depth + 1)?;
                 }
                 Ok(())
             }
@@ -387,8 +421,10 @@ mod tests {
             &mp(&Mp::Array(vec![event_time(7, 5), Mp::Map(vec![(Mp::from("m"), Mp::from(1))])]))[..]
         );
         assert_eq!(&chunk[b.clone()], &mp(&body)[..]);
+        assert_eq!(record_time(&chunk[header.clone()]), Some(7.000_000_005));
         let Record::Log { header, .. } = &records[2] else { panic!() };
         assert_eq!(&chunk[header.clone()], &mp(&Mp::from(1_700_000_000u64))[..]);
+        assert_eq!(record_time(&chunk[header.clone()]), Some(1_700_000_000.0));
     }
 
     #[test]
@@ -430,5 +466,15 @@ mod tests {
         }
         assert!(records(&chunk[..chunk.len() - 1]).is_err());
         assert!(records(&[0xc1]).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_values_are_refused_without_exhausting_the_stack() {
+        // [time, [[[[… a million levels …]]]]]: one byte per level.
+        let mut chunk = vec![0x92, 0x01];
+        chunk.extend(std::iter::repeat_n(0x91, 1_000_000));
+        chunk.push(0xc0);
+        let error = records(&chunk).unwrap_err();
+        assert!(error.to_string().contains("nesting too deep"), "{error}");
     }
 }

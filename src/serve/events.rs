@@ -141,7 +141,13 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
             DecodeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             DecodeError::Corrupt(_) => StatusCode::BAD_REQUEST,
         };
-        (status, e.to_string())
+        let advice = match e {
+            DecodeError::TooLarge(_) => {
+                "; lower the sender's batch.max_bytes or raise serve.max_decompressed_bytes in the pipeline file"
+            }
+            _ => "",
+        };
+        (status, format!("{e}{advice}"))
     })?;
     let mut intake = Intake::default();
     intake::any(&decoded, &mut intake);
