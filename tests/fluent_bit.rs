@@ -315,18 +315,30 @@ fn filters_masks_and_keeps_timestamps_metadata_and_group_markers() {
     if let Mp::Map(entries) = &mut rejected {
         entries.push((Mp::from("act"), Mp::from("reject")));
     }
+    // No rule changes this one: its binary, float width and ext survive as they came.
+    let raw = Mp::Map(vec![
+        (Mp::from("event_type"), Mp::from("keep")),
+        (Mp::from("blob"), Mp::Binary(vec![0, 159, 255])),
+        (Mp::from("ratio"), Mp::F32(0.25)),
+        (Mp::from("tagged"), Mp::Ext(7, vec![1, 2, 3])),
+    ]);
     let input = chunk(&[
         group(true),
         v2(1_700_000_000, 123_456_789, meta.clone(), body(0, "keep")),
         v2(1_700_000_001, 5, Mp::Map(vec![]), body(1, "skip")),
         legacy(1_700_000_002, body(2, "keep")),
         v2(1_700_000_003, 0, Mp::Map(vec![]), rejected),
+        v2(1_700_000_004, 0, Mp::Map(vec![]), raw.clone()),
         group(false),
     ]);
     let output = decode(&filter.filter(&input).expect("modified"));
-    assert_eq!(output.len(), 4, "dropped and rejected records are removed: {output:?}");
+    assert_eq!(output.len(), 5, "dropped and rejected records are removed: {output:?}");
     assert_eq!(output[0], group(true), "group markers pass through untouched");
-    assert_eq!(output[3], group(false));
+    assert_eq!(output[4], group(false));
+    let Mp::Map(members) = &output[3][1] else { panic!("{:?}", output[3]) };
+    let Mp::Map(expected) = &raw else { unreachable!() };
+    assert_eq!(&members[..4], &expected[..], "untouched members keep their msgpack types");
+    assert!(output[3][1]["firehose_metadata"]["rules_version"].as_str().is_some());
     assert_eq!(
         output[1][0],
         Mp::Array(vec![event_time(1_700_000_000, 123_456_789), meta]),

@@ -215,10 +215,22 @@ impl Filter {
         for (r, record) in records.iter().enumerate() {
             match record {
                 Record::Other { span } => out.extend_from_slice(&chunk[span.clone()]),
-                Record::Log { header, .. } => {
-                    if let Some(k) = delivered_of[r] {
-                        self.encode(&chunk[header.clone()], &outcome.delivered.event(k), &mut out);
+                Record::Log { span, header, body } => {
+                    let Some(k) = delivered_of[r] else { continue };
+                    let untouched = outcome.delivered.get(k) == intake.events.get(outcome.origin[k] as usize);
+                    if untouched {
+                        // No stage changed it: its original bytes go on (binary, ext
+                        // and float widths that JSON cannot carry survive).
+                        if self.copy_untouched(
+                            &chunk[span.clone()],
+                            &chunk[header.clone()],
+                            &chunk[body.clone()],
+                            &mut out,
+                        ) {
+                            continue;
+                        }
                     }
+                    self.encode(&chunk[header.clone()], &outcome.delivered.event(k), &mut out);
                 }
             }
         }
@@ -226,6 +238,23 @@ impl Filter {
         // passed on.
         self.store_dead_letters(tag, &dead);
         Ok(Some(out))
+    }
+
+    /// Appends a record no stage changed as it came, plus the version member; false
+    /// (nothing written) when that needs re-encoding (the member already exists).
+    fn copy_untouched(&self, record: &[u8], header: &[u8], body: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(key) = self.version_field.key() else {
+            out.extend_from_slice(record);
+            return true;
+        };
+        let mark = out.len();
+        out.push(0x92);
+        out.extend_from_slice(header);
+        if msgpack::append_member(body, key, &self.version_value, out) {
+            return true;
+        }
+        out.truncate(mark);
+        false
     }
 
     /// Appends `[header, body]` with the version member added (or replaced).

@@ -116,6 +116,40 @@ pub fn record_time(header: &[u8]) -> Option<f64> {
     }
 }
 
+/// Appends the map `body` with one more member, `key` → the msgpack `value`, leaving
+/// every other byte as it was (binary, ext and float widths survive). Returns false,
+/// writing nothing, if `body` is not a map or already has a member `key`.
+pub fn append_member(body: &[u8], key: &str, value: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut r = Reader { b: body, pos: 0 };
+    let Ok(marker) = r.next_marker() else { return false };
+    if !matches!(marker, Marker::FixMap(_) | Marker::Map16 | Marker::Map32) {
+        return false;
+    }
+    let Ok(count) = r.length(marker) else { return false };
+    let members = r.pos;
+    for _ in 0..count {
+        let key_start = r.pos;
+        if r.skip().is_err() {
+            return false;
+        }
+        let mut probe = Reader { b: &body[key_start..r.pos], pos: 0 };
+        let is_key = match probe.next_marker() {
+            Ok(m @ (Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32)) => {
+                probe.length(m).is_ok() && &probe.b[probe.pos..] == key.as_bytes()
+            }
+            _ => false,
+        };
+        if is_key || r.skip().is_err() {
+            return false;
+        }
+    }
+    let _ = rmp::encode::write_map_len(out, count as u32 + 1);
+    out.extend_from_slice(&body[members..r.pos]);
+    write_str(out, key);
+    out.extend_from_slice(value);
+    true
+}
+
 /// Appends the msgpack value `value` as JSON text to `out`.
 pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let mut r = Reader { b: value, pos: 0 };
@@ -466,6 +500,24 @@ mod tests {
         }
         assert!(records(&chunk[..chunk.len() - 1]).is_err());
         assert!(records(&[0xc1]).is_err());
+    }
+
+    #[test]
+    fn a_member_is_appended_without_touching_the_others() {
+        let body = Mp::Map(vec![
+            (Mp::from("bin"), Mp::Binary(vec![0, 255])),
+            (Mp::from("f"), Mp::F32(1.5)),
+            (Mp::from(7), Mp::Ext(5, vec![1, 2])),
+        ]);
+        let mut out = Vec::new();
+        assert!(append_member(&mp(&body), "v", &mp(&Mp::from("x")), &mut out));
+        let Mp::Map(mut expected) = body.clone() else { unreachable!() };
+        expected.push((Mp::from("v"), Mp::from("x")));
+        assert_eq!(rmpv::decode::read_value(&mut &out[..]).unwrap(), Mp::Map(expected));
+        let mut out = Vec::new();
+        assert!(!append_member(&mp(&body), "f", &mp(&Mp::from("x")), &mut out), "f exists");
+        assert!(!append_member(&mp(&Mp::from(1)), "v", &mp(&Mp::from("x")), &mut out), "not a map");
+        assert!(out.is_empty());
     }
 
     #[test]
