@@ -115,6 +115,7 @@ fn bad_configs_name_the_field() {
     assert_eq!(e.field, "detect.ssn");
     let e = err(json!({"detect": {"passport": "redact"}}));
     assert!(e.message.contains("unknown variant `passport`"), "{e}");
+    assert_eq!(e.field, "detect", "the parent, not `detect.?`");
     let e = err(json!({"fields": [{"path": "$.a[?@.b]", "strategy": "redact"}]}));
     assert_eq!(e.field, "fields[0].path");
     let e = err(json!({"fields": [{"path": "a.b", "strategy": "redact"}]}));

@@ -46,7 +46,10 @@ pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_str(config);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
+        // serde_path_to_error writes `?` for a member it could not name (an unknown
+        // one); the message names it, so the path stops at its parent.
+        let field = field.trim_end_matches('?').trim_end_matches('.').to_string();
+        let field = if field == "." || field == "?" { String::new() } else { field };
         let message = e.into_inner().to_string();
         // serde_json appends " at line L column C", meaningless for an embedded config.
         let message = match message.rfind(" at line ") {
@@ -91,6 +94,16 @@ mod tests {
         assert!(err.message.contains("unknown variant `lst4`"), "{}", err.message);
         assert!(err.message.contains("`last4`"), "{}", err.message);
         assert_eq!(err.to_string(), format!("config field `fields[1].strategy`: {}", err.message));
+    }
+
+    #[test]
+    fn an_unknown_member_is_named() {
+        let err = parse::<Config>(r#"{"fields": [{"strategy": "email", "stratgy": 1}]}"#).unwrap_err();
+        assert_eq!(err.field, "fields[0].stratgy");
+        assert!(err.message.contains("unknown field `stratgy`"), "{}", err.message);
+        let err = parse::<Config>(r#"{"feilds": []}"#).unwrap_err();
+        assert_eq!(err.field, "feilds");
+        assert!(err.message.contains("unknown field `feilds`"), "{}", err.message);
     }
 
     #[test]
