@@ -65,7 +65,7 @@ pub enum OnMissing {
 
 /// Whether and where to add processing facts.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "true, false or {into: NAME}")]
 pub enum Processing {
     /// `true`: add under the default name; `false`: do not add.
     Enabled(bool),

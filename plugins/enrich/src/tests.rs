@@ -123,6 +123,9 @@ fn bad_configs_name_the_field() {
     ]}));
     assert_eq!(e.field, "lookups[1].into");
     assert!(e.message.contains("already written by `lookups[0].into`"), "{e}");
+    let e = err(json!({"processing": "yes"}));
+    assert_eq!(e.field, "processing");
+    assert!(e.message.contains("true, false or {into: NAME}"), "{e}");
     let e = err(json!({"tags": {"a": 1}, "tags_into": "firehose_processing", "processing": true}));
     assert_eq!(e.field, "processing.into");
     let e = err(json!({"tags": ["x"]}));
