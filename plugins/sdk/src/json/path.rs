@@ -281,7 +281,14 @@ fn bracket_selector(inner: &str) -> Option<Selector> {
     if inner == "*" {
         return Some(Selector::Wildcard);
     }
-    if let Ok(index) = inner.parse::<i64>() {
+    // RFC 9535 indexes: `0`, `7`, `-1`; not `01` or `+1` (those go to jsonpath-rust,
+    // which refuses them).
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && inner != "-0";
+    if canonical && let Ok(index) = inner.parse::<i64>() {
         return Some(Selector::Index(index));
     }
     let quote = inner.chars().next()?;
@@ -345,6 +352,15 @@ mod tests {
                 .map(|raw| serde_json::from_str::<serde_json::Value>(&raw).unwrap().to_string())
                 .collect();
             assert_eq!(got, expected, "{p}");
+        }
+    }
+
+    #[test]
+    fn only_canonical_indexes_take_the_fast_path() {
+        assert!(Path::parse("$.a[0]").unwrap().is_fast());
+        assert!(Path::parse("$.a[-1]").unwrap().is_fast());
+        for odd in ["$.a[01]", "$.a[+1]", "$.a[-0]"] {
+            assert!(Path::parse(odd).map_or(true, |p| !p.is_fast()), "{odd}");
         }
     }
 
