@@ -110,7 +110,7 @@ fn malformed_lines_go_to_the_dead_letter_file_with_line_numbers() {
         Some(b"{\"event_type\": \"source.accepted\"}\n"),
     );
     assert_eq!(summary(&run), (1, 1, 0, 0));
-    assert!(!dead.exists(), "the dead letters of the previous run are gone");
+    assert_eq!(std::fs::read_to_string(&dead).unwrap(), "", "the dead letters of the previous run are gone");
 }
 
 #[test]
@@ -252,6 +252,33 @@ fn a_slow_stdin_is_processed_as_it_comes_and_a_stop_finishes_what_was_read() {
     assert_eq!(summary(&output), (4, 3, 0, 1));
     let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
     assert_eq!(letter["line"], 3, "blank lines before it count");
+}
+
+#[test]
+fn a_steady_trickle_is_not_held_back_until_a_batch_fills() {
+    use std::io::Write;
+    let dir = TestDir::new();
+    let dead = dir.path("dead.ndjson");
+    let run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
+    let mut stdin = run.child.stdin.as_ref().unwrap();
+    // A line every 20 ms never leaves the input quiet for the linger time, and 1000
+    // lines (a batch) would take 20 s: lines must still come out within the linger.
+    let mut first_out = None;
+    for n in 0..200 {
+        writeln!(stdin, "{{\"event_type\": \"source.accepted\", \"n\": {n}}}").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if let Ok(line) = run.lines.try_recv() {
+            first_out = Some((n, line));
+            break;
+        }
+    }
+    let (written, line) = first_out.expect("output while input still trickles in");
+    assert!(written < 150, "first output only after {written} lines");
+    assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["n"], 0);
+    run.signal("-TERM");
+    let (output, _) = run.finish();
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[test]

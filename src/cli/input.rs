@@ -2,19 +2,21 @@
 //!
 //! A pump thread reads raw blocks (so a blocking read of a slow stdin never holds up
 //! what was already read); the chunker cuts them into chunks of whole lines when a
-//! chunk is full, when no more input came for [`LINGER`], when the input ends, or
-//! when the user asks to stop. A JSON array is read whole and split by elements.
+//! chunk is full, when the oldest line not yet sent has waited [`LINGER`] (like
+//! Kafka's `linger.ms`: full batches while input flows fast, bounded latency when it
+//! trickles), when the input ends, or when the user asks to stop. A JSON array is
+//! read whole and split by elements.
 
 use std::io::{Read, Seek};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use firehose::intake::{self, Intake};
 
-/// How long the chunker waits for more input before cutting a partial chunk.
+/// Longest a line waits for its chunk to fill before the chunk goes out partial.
 pub const LINGER: Duration = Duration::from_millis(200);
 
 /// Largest chunk of NDJSON text, whatever the batch size.
@@ -68,13 +70,15 @@ pub fn read_chunks(
     let mut chunker = Chunker { batch_size, chunks, seq: 0, line_no: 1, pending: Vec::new(), scanned: 0, lines: 0 };
     let mut bytes = 0u64;
     let mut array: Option<Vec<u8>> = None;
+    // When the oldest text not yet sent arrived.
+    let mut oldest: Option<Instant> = None;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         // On a stop, take what the pump has read already, without waiting for more.
         let block = if stopping {
             blocks.try_recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
-            blocks.recv_timeout(LINGER)
+            blocks.recv_timeout(oldest.map_or(LINGER, |t| LINGER.saturating_sub(t.elapsed())))
         };
         let ended = match block {
             Ok(Ok(Block::Data(data))) => {
@@ -92,8 +96,12 @@ pub fn read_chunks(
                     continue;
                 }
                 chunker.pending.extend_from_slice(&data);
+                oldest = oldest.or_else(|| Some(Instant::now()));
                 if !chunker.cut_full()? {
                     return Ok(bytes);
+                }
+                if chunker.pending.is_empty() {
+                    oldest = None;
                 }
                 false
             }
@@ -108,11 +116,15 @@ pub fn read_chunks(
             }
             continue;
         }
-        // Quiet input, its end, or a stop: what has been read goes now. A line without
-        // its newline waits for the rest, unless nothing more will come.
+        // Its end, a stop, or lines that waited long enough: what has been read goes
+        // now. A line without its newline waits for the rest, unless nothing more will come.
+        if !(ended || oldest.is_some_and(|t| t.elapsed() >= LINGER)) {
+            continue;
+        }
         if !chunker.cut_rest(ended)? || ended {
             return Ok(bytes);
         }
+        oldest = (!chunker.pending.is_empty()).then(Instant::now);
     }
 }
 

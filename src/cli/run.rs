@@ -42,8 +42,8 @@ pub struct RunArgs {
     /// pipeline's `output.dir` if it has one, else standard output].
     #[arg(long, short, value_name = "FILE", conflicts_with = "output_dir")]
     output: Option<PathBuf>,
-    /// Where to write records that could not be processed, one JSON line each (replaced
-    /// on each run).
+    /// Where to write records that could not be processed, one JSON line each (emptied
+    /// at the start of each run).
     #[arg(long, value_name = "FILE", default_value = "firehose-dead-letters.ndjson")]
     dead_letter: PathBuf,
     /// Worker threads (default: one per core).
@@ -125,15 +125,11 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let mut dead_letter_file: Option<std::fs::File> = None;
-    if !to_batches {
-        // The dead-letter file tells of this run only: one left by an earlier run goes.
-        match std::fs::remove_file(&args.dead_letter) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e)
-                    .with_context(|| format!("removing the old dead-letter file {}", args.dead_letter.display()));
-            }
-            _ => {}
-        }
+    // The dead-letter file tells of this run only: one left by an earlier run is
+    // emptied (truncated, not removed: it may be a device such as /dev/null).
+    if !to_batches && std::fs::metadata(&args.dead_letter).is_ok_and(|m| m.is_file()) {
+        std::fs::File::create(&args.dead_letter)
+            .with_context(|| format!("emptying the old dead-letter file {}", args.dead_letter.display()))?;
     }
 
     let live = Live::new(pipeline);
