@@ -241,8 +241,9 @@ fn a_slow_stdin_is_processed_as_it_comes_and_a_stop_finishes_what_was_read() {
     assert_eq!(second["n"], 2);
     stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 3}\n").unwrap();
     stdin.flush().unwrap();
-    // Read by then (well inside the linger time on an idle machine), and stdin open.
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Read by then (a pipe read takes microseconds; this leaves room for a loaded
+    // machine), and stdin stays open: only the stop or the linger can send it on.
+    std::thread::sleep(std::time::Duration::from_millis(150));
     run.signal("-TERM");
     let (output, rest) = run.finish();
     drop(stdin);
