@@ -271,61 +271,54 @@ impl Reader<'_> {
         })
     }
 
+    /// Steps over one value, however deeply nested, without recursion: a count of the
+    /// values still to step over replaces the call stack, so a hostile chunk cannot
+    /// exhaust the stack of Fluent Bit's thread (and a deep record stays one record,
+    /// dead-lettered by [`to_json`]'s depth limit, instead of failing the chunk).
     fn skip(&mut self) -> Result<(), DecodeError> {
-        self.skip_nested(0)
-    }
-
-    /// Steps over one value nested `depth` deep, refusing values nested deeper than
-    /// events may be (a hostile chunk must not exhaust the stack of Fluent Bit's thread).
-    fn skip_nested(&mut self, depth: usize) -> Result<(), DecodeError> {
-        if depth > json::MAX_DEPTH {
-            return fail(self.pos, "nesting too deep");
-        }
-        let at = self.pos;
-        let marker = self.next_marker()?;
-        match marker {
-            Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => Ok(()),
-            Marker::U8 | Marker::I8 => self.take(1).map(drop),
-            Marker::U16 | Marker::I16 => self.take(2).map(drop),
-            Marker::U32 | Marker::I32 | Marker::F32 => self.take(4).map(drop),
-            Marker::U64 | Marker::I64 | Marker::F64 => self.take(8).map(drop),
-            Marker::FixStr(_)
-            | Marker::Str8
-            | Marker::Str16
-            | Marker::Str32
-            | Marker::Bin8
-            | Marker::Bin16
-            | Marker::Bin32 => {
-                let n = self.length(marker)?;
-                self.take(n).map(drop)
-            }
-            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                for _ in 0..self.length(marker)? {
-                    self.skip_nested(depth + 1)?;
+        let mut remaining: u64 = 1;
+        while remaining > 0 {
+            remaining -= 1;
+            let at = self.pos;
+            let marker = self.next_marker()?;
+            let skip = match marker {
+                Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => 0,
+                Marker::U8 | Marker::I8 => 1,
+                Marker::U16 | Marker::I16 => 2,
+                Marker::U32 | Marker::I32 | Marker::F32 => 4,
+                Marker::U64 | Marker::I64 | Marker::F64 => 8,
+                Marker::FixStr(_)
+                | Marker::Str8
+                | Marker::Str16
+                | Marker::Str32
+                | Marker::Bin8
+                | Marker::Bin16
+                | Marker::Bin32 => self.length(marker)?,
+                Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                    remaining += self.length(marker)? as u64;
+                    0
                 }
-                Ok(())
-            }
-            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-                for _ in 0..self.length(marker)? * 2 {
-                    self.skip_nested(depth + 1)?;
+                Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                    remaining += self.length(marker)? as u64 * 2;
+                    0
                 }
-                Ok(())
+                Marker::FixExt1 => 2,
+                Marker::FixExt2 => 3,
+                Marker::FixExt4 => 5,
+                Marker::FixExt8 => 9,
+                Marker::FixExt16 => 17,
+                Marker::Ext8 => self.be(1)? as usize + 1,
+                Marker::Ext16 => self.be(2)? as usize + 1,
+                Marker::Ext32 => self.be(4)? as usize + 1,
+                Marker::Reserved => return fail(at, "invalid msgpack marker 0xc1"),
+            };
+            self.take(skip)?;
+            // More values announced than bytes left: truncated, and not worth counting down.
+            if remaining > (self.b.len() - self.pos) as u64 {
+                return fail(self.pos, "truncated msgpack");
             }
-            Marker::FixExt1 => self.take(2).map(drop),
-            Marker::FixExt2 => self.take(3).map(drop),
-            Marker::FixExt4 => self.take(5).map(drop),
-            Marker::FixExt8 => self.take(9).map(drop),
-            Marker::FixExt16 => self.take(17).map(drop),
-            Marker::Ext8 | Marker::Ext16 | Marker::Ext32 => {
-                let n = match marker {
-                    Marker::Ext8 => self.be(1)?,
-                    Marker::Ext16 => self.be(2)?,
-                    _ => self.be(4)?,
-                } as usize;
-                self.take(n + 1).map(drop)
-            }
-            Marker::Reserved => fail(at, "invalid msgpack marker 0xc1"),
         }
+        Ok(())
     }
 
     fn write_json(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
@@ -521,12 +514,15 @@ mod tests {
     }
 
     #[test]
-    fn deeply_nested_values_are_refused_without_exhausting_the_stack() {
-        // [time, [[[[… a million levels …]]]]]: one byte per level.
-        let mut chunk = vec![0x92, 0x01];
+    fn a_deeply_nested_record_is_one_record_and_does_not_exhaust_the_stack() {
+        // [time, {"a": [[[[… a million levels …]]]]}]: one byte per level.
+        let mut chunk = vec![0x92, 0x01, 0x81, 0xa1, b'a'];
         chunk.extend(std::iter::repeat_n(0x91, 1_000_000));
         chunk.push(0xc0);
-        let error = records(&chunk).unwrap_err();
+        let split = records(&chunk).unwrap();
+        let [Record::Log { body, .. }] = &split[..] else { panic!("one log record") };
+        let error = to_json(&chunk[body.clone()], &mut Vec::new()).unwrap_err();
         assert!(error.to_string().contains("nesting too deep"), "{error}");
+        assert!(records(&chunk[..chunk.len() - 1]).is_err(), "truncated");
     }
 }
