@@ -304,6 +304,26 @@ fn a_closed_output_stops_the_run_with_an_error_instead_of_hanging() {
     let (output, _) = run.finish();
     assert!(!output.status.success());
     assert!(stderr(&output).contains("writing output"), "{}", stderr(&output));
+
+    // The same with a live stdin that then goes quiet: the run still ends.
+    use std::io::Write;
+    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
+    let mut stdin = run.child.stdin.take().unwrap();
+    let event = |n: u32| format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n");
+    stdin.write_all(event(1).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    run.next_line();
+    run.lines = std::sync::mpsc::channel().1;
+    // The next line out closes the pipe (its reader finds nobody to take it); the one
+    // after fails to write.
+    for n in 2..=3 {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let _ = stdin.write_all(event(n).as_bytes()).and_then(|()| stdin.flush());
+    }
+    let (output, _) = run.finish();
+    drop(stdin);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("writing output"), "{}", stderr(&output));
 }
 
 #[test]
@@ -330,15 +350,60 @@ fn a_followed_file_that_is_truncated_is_read_again_from_its_start() {
     append((1..=5).map(line).collect());
     let seen: Vec<String> = (0..5).map(|_| run.next_line()).collect();
     assert_eq!(seen.len(), 5);
-    // copytruncate-style rotation, then new events.
+    // The writer is cut off mid-line, then copytruncate-style rotation, then new events.
+    append("{\"event_type\": \"source.accepted\", \"n\": 9".to_string());
+    std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::OpenOptions::new().write(true).truncate(true).open(&input).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    append((6..=7).map(line).collect());
+    append(format!("{{broken\n{}{}", line(6), line(7)));
     for n in 6..=7 {
         let event: Value = serde_json::from_str(&run.next_line()).unwrap();
         assert_eq!(event["n"], n);
     }
     run.signal("-INT");
     let (output, _) = run.finish();
-    assert_eq!(summary(&output), (7, 7, 0, 0));
+    assert_eq!(summary(&output), (9, 7, 0, 2));
+    // The cut-off line is not glued to the new content; lines count from the new start.
+    let letters: Vec<Value> =
+        std::fs::read_to_string(&dead).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!((letters[0]["line"].as_u64(), letters[0]["raw"].as_str()), (Some(6), Some(&line(9).trim()[..40])));
+    assert_eq!((letters[1]["line"].as_u64(), letters[1]["raw"].as_str()), (Some(1), Some("{broken")));
+}
+
+#[test]
+fn a_line_starting_with_a_bracket_mid_stream_is_a_record_and_a_followed_array_is_read_once() {
+    use std::io::Write;
+    let dir = TestDir::new();
+    let dead = dir.path("dead.ndjson");
+    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
+    let mut stdin = run.child.stdin.take().unwrap();
+    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 1}\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&run.next_line()).unwrap()["n"], 1);
+    stdin.write_all(b"[1]\n{\"event_type\": \"source.accepted\", \"n\": 2}\n").unwrap();
+    drop(stdin);
+    let (output, rest) = run.finish();
+    assert_eq!(summary(&output), (3, 2, 0, 1));
+    assert_eq!(serde_json::from_str::<Value>(&rest[0]).unwrap()["n"], 2);
+    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    assert_eq!((letter["line"].as_u64(), letter["raw"].as_str()), (Some(2), Some("[1]")));
+
+    // --watch on a file holding one JSON array: processed at its end, and the run ends.
+    let array = dir.write("events.json", "[{\"event_type\": \"source.accepted\", \"n\": 1}, {\"event_type\": \"x\"}]");
+    let run = Running::start(&[
+        "run",
+        "--watch",
+        "--pipeline",
+        DEMO,
+        "-i",
+        array.to_str().unwrap(),
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]);
+    let (output, lines) = run.finish();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(summary(&output), (2, 1, 1, 0));
+    assert_eq!(lines.len(), 1);
+    assert!(stderr(&output).contains("read once"), "{}", stderr(&output));
 }

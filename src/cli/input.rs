@@ -4,8 +4,9 @@
 //! what was already read); the chunker cuts them into chunks of whole lines when a
 //! chunk is full, when the oldest line not yet sent has waited [`LINGER`] (like
 //! Kafka's `linger.ms`: full batches while input flows fast, bounded latency when it
-//! trickles), when the input ends, or when the user asks to stop. A JSON array is
-//! read whole and split by elements.
+//! trickles), when the input ends, or when the user asks to stop. Input that starts
+//! with `[` is one JSON array, read whole (up to the first end of a followed file) and
+//! split by elements.
 
 use std::io::{Read, Seek};
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ pub enum Source {
 
 enum Block {
     Data(Vec<u8>),
+    /// A followed file has no more data for now.
+    Idle,
+    /// A followed file was truncated and is read again from its start.
+    Truncated,
     End,
 }
 
@@ -70,6 +75,8 @@ pub fn read_chunks(
     let mut chunker = Chunker { batch_size, chunks, seq: 0, line_no: 1, pending: Vec::new(), scanned: 0, lines: 0 };
     let mut bytes = 0u64;
     let mut array: Option<Vec<u8>> = None;
+    // Whether the input is NDJSON or an array is decided by its first non-blank byte.
+    let mut format_decided = false;
     // When the oldest text not yet sent arrived.
     let mut oldest: Option<Instant> = None;
     loop {
@@ -80,6 +87,7 @@ pub fn read_chunks(
         } else {
             blocks.recv_timeout(oldest.map_or(LINGER, |t| LINGER.saturating_sub(t.elapsed())))
         };
+        let idle = matches!(block, Ok(Ok(Block::Idle)));
         let ended = match block {
             Ok(Ok(Block::Data(data))) => {
                 bytes += data.len() as u64;
@@ -87,13 +95,18 @@ pub fn read_chunks(
                     text.extend_from_slice(&data);
                     continue;
                 }
-                if chunker.pending.iter().all(u8::is_ascii_whitespace)
-                    && data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
-                {
-                    let mut text = std::mem::take(&mut chunker.pending);
-                    text.extend_from_slice(&data);
-                    array = Some(text);
-                    continue;
+                if !format_decided {
+                    match data.iter().find(|b| !b.is_ascii_whitespace()) {
+                        Some(b'[') => {
+                            let mut text = std::mem::take(&mut chunker.pending);
+                            text.extend_from_slice(&data);
+                            array = Some(text);
+                            format_decided = true;
+                            continue;
+                        }
+                        Some(_) => format_decided = true,
+                        None => {}
+                    }
                 }
                 chunker.pending.extend_from_slice(&data);
                 oldest = oldest.or_else(|| Some(Instant::now()));
@@ -106,12 +119,32 @@ pub fn read_chunks(
                 false
             }
             Ok(Ok(Block::End)) | Err(RecvTimeoutError::Disconnected) => true,
+            // A followed JSON array is complete at the end of its file: it is read once.
+            Ok(Ok(Block::Idle)) if array.is_some() => {
+                log::warn!("the input is one JSON array: it is read once; --watch follows NDJSON files only");
+                true
+            }
+            Ok(Ok(Block::Idle)) => false,
+            Ok(Ok(Block::Truncated)) => {
+                // What was read before belongs to the old content: it goes now (an
+                // unfinished line as it is, to be dead-lettered), and lines count anew.
+                if array.is_some() {
+                    false
+                } else {
+                    if !chunker.cut_rest(true)? {
+                        return Ok(bytes);
+                    }
+                    chunker.line_no = 1;
+                    oldest = None;
+                    false
+                }
+            }
             Ok(Err(e)) => return Err(e),
             Err(RecvTimeoutError::Timeout) => false,
         };
         if let Some(text) = &array {
             if ended {
-                chunker.send_array(text, stopping);
+                chunker.send_array(text, stopping && !idle);
                 return Ok(bytes);
             }
             continue;
@@ -131,20 +164,20 @@ pub fn read_chunks(
 /// Reads `source` in blocks until it ends (or, following a file, until a stop).
 fn pump(source: Source, stop: &AtomicBool, blocks: Sender<std::io::Result<Block>>) {
     let result = match source {
-        Source::Stdin => pump_from(std::io::stdin().lock(), stop, &blocks, |_| Ok(false)),
+        Source::Stdin => pump_from(std::io::stdin().lock(), stop, &blocks, |_| Ok(AtEnd::Stop)),
         Source::File { path, file, follow } => {
-            let at_end = |file: &mut std::fs::File| -> std::io::Result<bool> {
+            let at_end = |file: &mut std::fs::File| -> std::io::Result<AtEnd> {
                 if !follow || stop.load(Ordering::SeqCst) {
-                    return Ok(false);
+                    return Ok(AtEnd::Stop);
                 }
                 let position = file.stream_position()?;
                 if file.metadata()?.len() < position {
                     log::warn!("{} was truncated; reading it again from its start", path.display());
                     file.rewind()?;
-                } else {
-                    std::thread::sleep(Duration::from_millis(20));
+                    return Ok(AtEnd::Truncated);
                 }
-                Ok(true)
+                std::thread::sleep(Duration::from_millis(20));
+                Ok(AtEnd::Wait)
             };
             pump_from(file, stop, &blocks, at_end)
         }
@@ -152,13 +185,25 @@ fn pump(source: Source, stop: &AtomicBool, blocks: Sender<std::io::Result<Block>
     let _ = blocks.send(result.map(|()| Block::End));
 }
 
-/// Sends the blocks of `reader` until a stop; at its end `more` says whether to try again.
+/// What to do at the end of the data read so far.
+enum AtEnd {
+    /// The input has ended.
+    Stop,
+    /// A followed file: try again.
+    Wait,
+    /// A followed file was truncated and rewound: read it again.
+    Truncated,
+}
+
+/// Sends the blocks of `reader` until a stop; at its end `more` says what next. A
+/// followed file's first end after new data is announced ([`Block::Idle`]).
 fn pump_from<R: Read>(
     mut reader: R,
     stop: &AtomicBool,
     blocks: &Sender<std::io::Result<Block>>,
-    mut more: impl FnMut(&mut R) -> std::io::Result<bool>,
+    mut more: impl FnMut(&mut R) -> std::io::Result<AtEnd>,
 ) -> std::io::Result<()> {
+    let mut fresh = true;
     while !stop.load(Ordering::SeqCst) {
         let mut block = vec![0; 1 << 20];
         let n = match reader.read(&mut block) {
@@ -167,11 +212,19 @@ fn pump_from<R: Read>(
             Err(e) => return Err(e),
         };
         if n == 0 {
-            if more(&mut reader)? {
-                continue;
+            let marker = match more(&mut reader)? {
+                AtEnd::Stop => return Ok(()),
+                AtEnd::Wait if fresh => Block::Idle,
+                AtEnd::Wait => continue,
+                AtEnd::Truncated => Block::Truncated,
+            };
+            fresh = false;
+            if blocks.send(Ok(marker)).is_err() {
+                return Ok(());
             }
-            return Ok(());
+            continue;
         }
+        fresh = true;
         block.truncate(n);
         if blocks.send(Ok(Block::Data(block))).is_err() {
             return Ok(());

@@ -99,7 +99,8 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::open(&args.input).with_context(|| format!("opening input {}", args.input.display()))?;
         Source::File { path: args.input.clone(), file, follow: args.watch }
     };
-    // An explicit --output wins over the pipeline's output.dir; --output-dir over both.
+    // --output-dir or an explicit --output (never both: clap refuses that) wins over the
+    // pipeline's output.dir.
     let output_dir = match (&args.output_dir, &args.output) {
         (Some(dir), _) => Some(dir.clone()),
         (None, Some(_)) => None,
@@ -169,8 +170,12 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         // Whatever happened, let the signal thread go before the scope joins it, and
         // hang up on the workers: after a write error they stop instead of waiting
-        // for a writer that is gone (and the reader stops after them).
+        // for a writer that is gone.
         signal_handle.close();
+        if written.is_err() {
+            // The reader may be waiting on an idle input: tell it to stop too.
+            stop.store(true, Ordering::SeqCst);
+        }
         drop(done_rx);
         written?;
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
@@ -257,20 +262,7 @@ fn write_in_order(
             }
         }
     }
-    output.flush().context("writing output")?;
-    all_written(&pending, next)
-}
-
-/// Fails if a chunk never came back (a worker stopped early), so a gap is never
-/// reported as a clean run.
-fn all_written(pending: &BTreeMap<u64, Done>, next: u64) -> anyhow::Result<()> {
-    match pending.keys().next() {
-        None => Ok(()),
-        Some(first) => anyhow::bail!(
-            "chunk {next} of the input never came back from its worker, so chunks {first}.. were not written; \
-             run again (events from chunk {next} on were not processed)"
-        ),
-    }
+    output.flush().context("writing output")
 }
 
 /// Feeds results, in input order, to the batch writer; cuts batches by time while
@@ -324,7 +316,7 @@ fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut C
     if progress {
         eprintln!();
     }
-    all_written(&pending, next)
+    Ok(())
 }
 
 /// Validates, runs and encodes chunks until the input ends, taking up a new rules

@@ -45,11 +45,7 @@ impl std::error::Error for ConfigError {}
 pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_str(config);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        // serde_path_to_error writes `?` for a member it could not name (an unknown
-        // one); the message names it, so the path stops at its parent.
-        let field = field.trim_end_matches('?').trim_end_matches('.').to_string();
-        let field = if field == "." || field == "?" { String::new() } else { field };
+        let field = field_path(e.path());
         let message = e.into_inner().to_string();
         // serde_json appends " at line L column C", meaningless for an embedded config.
         let message = match message.rfind(" at line ") {
@@ -60,6 +56,34 @@ pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, ConfigError> {
     })?;
     de.end().map_err(|e| ConfigError::new("", e.to_string()))?;
     Ok(value)
+}
+
+/// `fields[1].strategy`: the path serde_path_to_error recorded, without the trailing
+/// members it could not name (an unknown key of a map; the message names it).
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let known = segments.iter().rposition(|s| !matches!(s, Segment::Unknown)).map_or(0, |i| i + 1);
+    let mut field = String::new();
+    for segment in &segments[..known] {
+        match segment {
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(variant);
+            }
+            Segment::Unknown => field.push('?'),
+        }
+    }
+    field
 }
 
 #[cfg(test)]
