@@ -33,23 +33,29 @@ impl std::fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
-/// Parsed paths, kept across events so each path text is parsed once.
+/// Parsed paths, kept across events so each path text is parsed once (and a path
+/// that cannot be used is reported once).
 #[derive(Debug, Default)]
-pub struct PathCache(Vec<(String, Path)>);
+pub struct PathCache(Vec<(String, Result<Path, PathError>)>);
 
 impl PathCache {
     fn get(&mut self, text: &str) -> Result<Path, PathError> {
         if let Some((_, path)) = self.0.iter().find(|(t, _)| t == text) {
-            return Ok(path.clone());
+            return path.clone();
         }
-        let path = Path::parse(text).map_err(|e| PathError(e.to_string()))?;
-        if !path.is_fast() {
-            return Err(PathError(format!(
-                "`{text}`: events are read and written with names, indexes, `*` and `..` only"
-            )));
+        let path = Path::parse(text).map_err(|e| PathError(e.to_string())).and_then(|path| {
+            if path.is_fast() {
+                Ok(path)
+            } else {
+                Err(PathError(format!("`{text}`: events are read and written with names, indexes, `*` and `..` only")))
+            }
+        });
+        if let Err(e) = &path {
+            // `get` answers None for it, like a missing field: say why, once.
+            crate::log::write(crate::log::Level::Warn, &format!("path cannot be used: {e}"));
         }
         self.0.push((text.to_string(), path.clone()));
-        Ok(path)
+        path
     }
 }
 
@@ -82,7 +88,8 @@ impl<'e, 'p> EventMut<'e, 'p> {
         self.event
     }
 
-    /// The first value at `path` (`$.lead_data.state`), if any.
+    /// The first value at `path` (`$.lead_data.state`), if any. A path that cannot be
+    /// used (`lead_data.state`, a filter) also gives None; the module's log says why, once.
     pub fn get(&mut self, path: &str) -> Option<Value<'e>> {
         let path = self.paths.get(path).ok()?;
         self.event.get(&path)
@@ -286,6 +293,17 @@ mod tests {
         );
         assert_eq!(fates[1], Fate::Dropped);
         assert_eq!(fates[2], Fate::Rejected("no price".into()));
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_used_is_parsed_and_reported_once() {
+        let mut paths = PathCache::default();
+        for _ in 0..3 {
+            assert!(paths.get("lead_data.state").unwrap_err().0.contains("lead_data.state"));
+        }
+        assert!(paths.get("$.a[?@.b]").unwrap_err().0.contains("names, indexes"));
+        assert!(paths.get("$.lead_data.state").is_ok());
+        assert_eq!(paths.0.len(), 3, "each text parsed once, failures included");
     }
 
     #[test]
