@@ -58,6 +58,16 @@ enum Block {
     End,
 }
 
+/// What the input is, decided by its first non-blank byte.
+enum Format {
+    /// Only blank lines so far.
+    Undecided,
+    /// One record per line.
+    Ndjson,
+    /// One JSON array, gathered whole: its text so far.
+    Array(Vec<u8>),
+}
+
 /// Reads `source` and sends its chunks; returns the number of bytes read.
 pub fn read_chunks(
     source: Source,
@@ -74,9 +84,7 @@ pub fn read_chunks(
     });
     let mut chunker = Chunker { batch_size, chunks, seq: 0, line_no: 1, pending: Vec::new(), scanned: 0, lines: 0 };
     let mut bytes = 0u64;
-    let mut array: Option<Vec<u8>> = None;
-    // Whether the input is NDJSON or an array is decided by its first non-blank byte.
-    let mut format_decided = false;
+    let mut format = Format::Undecided;
     // When the oldest text not yet sent arrived.
     let mut oldest: Option<Instant> = None;
     loop {
@@ -91,22 +99,17 @@ pub fn read_chunks(
         let ended = match block {
             Ok(Ok(Block::Data(data))) => {
                 bytes += data.len() as u64;
-                if let Some(text) = array.as_mut() {
-                    text.extend_from_slice(&data);
-                    continue;
-                }
-                if !format_decided {
+                if let Format::Undecided = format {
                     match data.iter().find(|b| !b.is_ascii_whitespace()) {
-                        Some(b'[') => {
-                            let mut text = std::mem::take(&mut chunker.pending);
-                            text.extend_from_slice(&data);
-                            array = Some(text);
-                            format_decided = true;
-                            continue;
-                        }
-                        Some(_) => format_decided = true,
+                        // Blank lines read so far start the array's text.
+                        Some(b'[') => format = Format::Array(std::mem::take(&mut chunker.pending)),
+                        Some(_) => format = Format::Ndjson,
                         None => {}
                     }
+                }
+                if let Format::Array(text) = &mut format {
+                    text.extend_from_slice(&data);
+                    continue;
                 }
                 chunker.pending.extend_from_slice(&data);
                 oldest = oldest.or_else(|| Some(Instant::now()));
@@ -120,7 +123,7 @@ pub fn read_chunks(
             }
             Ok(Ok(Block::End)) | Err(RecvTimeoutError::Disconnected) => true,
             // A followed JSON array is complete at the end of its file: it is read once.
-            Ok(Ok(Block::Idle)) if array.is_some() => {
+            Ok(Ok(Block::Idle)) if matches!(format, Format::Array(_)) => {
                 log::warn!("the input is one JSON array: it is read once; --watch follows NDJSON files only");
                 true
             }
@@ -128,7 +131,7 @@ pub fn read_chunks(
             Ok(Ok(Block::Truncated)) => {
                 // What was read before belongs to the old content: it goes now (an
                 // unfinished line as it is, to be dead-lettered), and lines count anew.
-                if array.is_some() {
+                if matches!(format, Format::Array(_)) {
                     false
                 } else {
                     if !chunker.cut_rest(true)? {
@@ -142,7 +145,7 @@ pub fn read_chunks(
             Ok(Err(e)) => return Err(e),
             Err(RecvTimeoutError::Timeout) => false,
         };
-        if let Some(text) = &array {
+        if let Format::Array(text) = &format {
             if ended {
                 chunker.send_array(text, stopping && !idle);
                 return Ok(bytes);
