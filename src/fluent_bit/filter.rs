@@ -198,10 +198,13 @@ impl Filter {
                 &mut dead,
             );
         }
+        // For each delivered event, whether no stage changed it.
+        let untouched: Vec<bool> = (0..outcome.delivered.len())
+            .map(|k| outcome.delivered.get(k) == intake.events.get(outcome.origin[k] as usize))
+            .collect();
         let unchanged = self.version_field == VersionField::Off
             && outcome.delivered.len() == records.len()
-            && (0..outcome.delivered.len())
-                .all(|k| outcome.delivered.get(k) == intake.events.get(outcome.origin[k] as usize));
+            && untouched.iter().all(|&u| u);
         if unchanged {
             self.store_dead_letters(tag, &dead);
             return Ok(None);
@@ -217,8 +220,7 @@ impl Filter {
                 Record::Other { span } => out.extend_from_slice(&chunk[span.clone()]),
                 Record::Log { span, header, body } => {
                     let Some(k) = delivered_of[r] else { continue };
-                    let untouched = outcome.delivered.get(k) == intake.events.get(outcome.origin[k] as usize);
-                    if untouched {
+                    if untouched[k] {
                         // No stage changed it: its original bytes go on (binary, ext
                         // and float widths that JSON cannot carry survive).
                         if self.copy_untouched(
