@@ -59,6 +59,11 @@ fn python_has(modules: &str) -> bool {
 /// Decompresses an object with a tool or library other than the one that wrote it.
 fn decode(path: &Path) -> String {
     let name = path.to_string_lossy().to_string();
+    let read_all = |mut reader: Box<dyn std::io::Read>| {
+        let mut out = String::new();
+        reader.read_to_string(&mut out).unwrap();
+        out
+    };
     let python = |code: &str| {
         let out = Command::new("python3").args(["-c", code, &name]).output().expect("python3");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -74,13 +79,7 @@ fn decode(path: &Path) -> String {
                 "import sys, snappy; sys.stdout.write(snappy.StreamDecompressor().decompress(open(sys.argv[1], 'rb').read()).decode())",
             )
         } else {
-            let mut out = String::new();
-            std::io::Read::read_to_string(
-                &mut snap::read::FrameDecoder::new(std::fs::File::open(path).unwrap()),
-                &mut out,
-            )
-            .unwrap();
-            out
+            read_all(Box::new(snap::read::FrameDecoder::new(std::fs::File::open(path).unwrap())))
         }
     } else if name.ends_with(".lz4") {
         if python_has("lz4.frame") {
@@ -88,13 +87,7 @@ fn decode(path: &Path) -> String {
                 "import sys, lz4.frame; sys.stdout.write(lz4.frame.decompress(open(sys.argv[1], 'rb').read()).decode())",
             )
         } else {
-            let mut out = String::new();
-            std::io::Read::read_to_string(
-                &mut lz4_flex::frame::FrameDecoder::new(std::fs::File::open(path).unwrap()),
-                &mut out,
-            )
-            .unwrap();
-            out
+            read_all(Box::new(lz4_flex::frame::FrameDecoder::new(std::fs::File::open(path).unwrap())))
         }
     } else {
         std::fs::read_to_string(path).unwrap()

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{TestDir, module, root};
@@ -86,8 +87,7 @@ fn malformed_lines_go_to_the_dead_letter_file_with_line_numbers() {
     let ns: Vec<i64> =
         stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["n"].as_i64().unwrap()).collect();
     assert_eq!(ns, vec![1, 2], "order is kept");
-    let letters: Vec<Value> =
-        std::fs::read_to_string(&dead).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let letters = dead_letters(&dead);
     assert_eq!(letters.len(), 2);
     assert_eq!(letters[0]["line"], 2);
     assert_eq!(letters[0]["raw"], "{broken");
@@ -101,7 +101,7 @@ fn malformed_lines_go_to_the_dead_letter_file_with_line_numbers() {
         Some(b"{\"n\": \"\xff\xfe\"}\n"),
     );
     assert_eq!(summary(&run), (1, 0, 0, 1));
-    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    let letter = only_dead_letter(&dead);
     assert_eq!(letter["raw_base64"], "eyJuIjogIv/+In0=", "{letter}");
 
     // A clean run leaves no dead-letter file from an earlier one behind.
@@ -129,7 +129,7 @@ fn reads_a_json_array_too() {
 fn many_workers_keep_input_order() {
     let mut input = String::new();
     for n in 0..5000 {
-        input.push_str(&format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n"));
+        input.push_str(&accepted(n));
     }
     let run = firehose(&["run", "--pipeline", DEMO, "--workers", "4", "--batch-size", "37"], Some(input.as_bytes()));
     assert!(run.status.success(), "{}", stderr(&run));
@@ -223,24 +223,51 @@ impl Running {
     }
 }
 
+/// `firehose run` of the demo pipeline on a live stdin (returned, still open), with
+/// dead letters to `dead`.
+fn demo_on_stdin(dead: &Path) -> (Running, std::process::ChildStdin) {
+    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
+    let stdin = run.child.stdin.take().unwrap();
+    (run, stdin)
+}
+
+/// Writes `text` to a live stdin at once.
+fn send(stdin: &mut std::process::ChildStdin, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    stdin.write_all(text.as_bytes())?;
+    stdin.flush()
+}
+
+/// A `source.accepted` event numbered `n`, as an NDJSON line.
+fn accepted(n: u32) -> String {
+    format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n")
+}
+
+/// The dead letters in `path`, one per line.
+fn dead_letters(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The one dead letter in `path`.
+fn only_dead_letter(path: &Path) -> Value {
+    let mut letters = dead_letters(path);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    letters.remove(0)
+}
+
 #[test]
 fn a_slow_stdin_is_processed_as_it_comes_and_a_stop_finishes_what_was_read() {
-    use std::io::Write;
     let dir = TestDir::new();
     let dead = dir.path("dead.ndjson");
-    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
-    let mut stdin = run.child.stdin.take().unwrap();
-    stdin.write_all(b"\n\n{bad\n{\"event_type\": \"source.accepted\", \"n\": 1}\n").unwrap();
-    stdin.flush().unwrap();
+    let (run, mut stdin) = demo_on_stdin(&dead);
+    send(&mut stdin, &format!("\n\n{{bad\n{}", accepted(1))).unwrap();
     // Far fewer lines than a batch, and stdin stays open: the event still comes out.
     let first: Value = serde_json::from_str(&run.next_line()).unwrap();
     assert_eq!(first["n"], 1);
-    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 2}\n").unwrap();
-    stdin.flush().unwrap();
+    send(&mut stdin, &accepted(2)).unwrap();
     let second: Value = serde_json::from_str(&run.next_line()).unwrap();
     assert_eq!(second["n"], 2);
-    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 3}\n").unwrap();
-    stdin.flush().unwrap();
+    send(&mut stdin, &accepted(3)).unwrap();
     // Read by then (a pipe read takes microseconds; this leaves room for a loaded
     // machine), and stdin stays open: only the stop or the linger can send it on.
     std::thread::sleep(std::time::Duration::from_millis(150));
@@ -251,23 +278,19 @@ fn a_slow_stdin_is_processed_as_it_comes_and_a_stop_finishes_what_was_read() {
     let rest: Vec<Value> = rest.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rest.iter().map(|e| e["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![3], "read before the stop");
     assert_eq!(summary(&output), (4, 3, 0, 1));
-    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
-    assert_eq!(letter["line"], 3, "blank lines before it count");
+    assert_eq!(only_dead_letter(&dead)["line"], 3, "blank lines before it count");
 }
 
 #[test]
 fn a_steady_trickle_is_not_held_back_until_a_batch_fills() {
-    use std::io::Write;
     let dir = TestDir::new();
     let dead = dir.path("dead.ndjson");
-    let run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
-    let mut stdin = run.child.stdin.as_ref().unwrap();
+    let (run, mut stdin) = demo_on_stdin(&dead);
     // A line every 20 ms never leaves the input quiet for the linger time, and 1000
     // lines (a batch) would take 20 s: lines must still come out within the linger.
     let mut first_out = None;
     for n in 0..200 {
-        writeln!(stdin, "{{\"event_type\": \"source.accepted\", \"n\": {n}}}").unwrap();
-        stdin.flush().unwrap();
+        send(&mut stdin, &accepted(n)).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         if let Ok(line) = run.lines.try_recv() {
             first_out = Some((n, line));
@@ -306,19 +329,15 @@ fn a_closed_output_stops_the_run_with_an_error_instead_of_hanging() {
     assert!(stderr(&output).contains("writing output"), "{}", stderr(&output));
 
     // The same with a live stdin that then goes quiet: the run still ends.
-    use std::io::Write;
-    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
-    let mut stdin = run.child.stdin.take().unwrap();
-    let event = |n: u32| format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n");
-    stdin.write_all(event(1).as_bytes()).unwrap();
-    stdin.flush().unwrap();
+    let (mut run, mut stdin) = demo_on_stdin(&dead);
+    send(&mut stdin, &accepted(1)).unwrap();
     run.next_line();
     run.lines = std::sync::mpsc::channel().1;
     // The next line out closes the pipe (its reader finds nobody to take it); the one
     // after fails to write.
     for n in 2..=3 {
         std::thread::sleep(std::time::Duration::from_millis(400));
-        let _ = stdin.write_all(event(n).as_bytes()).and_then(|()| stdin.flush());
+        let _ = send(&mut stdin, &accepted(n));
     }
     let (output, _) = run.finish();
     drop(stdin);
@@ -332,7 +351,6 @@ fn a_followed_file_that_is_truncated_is_read_again_from_its_start() {
     let dir = TestDir::new();
     let input = dir.write("events.ndjson", "");
     let dead = dir.path("dead.ndjson");
-    let line = |n: u32| format!("{{\"event_type\": \"source.accepted\", \"n\": {n}}}\n");
     let run = Running::start(&[
         "run",
         "--watch",
@@ -347,15 +365,15 @@ fn a_followed_file_that_is_truncated_is_read_again_from_its_start() {
         let mut file = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
         file.write_all(text.as_bytes()).unwrap();
     };
-    append((1..=5).map(line).collect());
+    append((1..=5).map(accepted).collect());
     let seen: Vec<String> = (0..5).map(|_| run.next_line()).collect();
     assert_eq!(seen.len(), 5);
     // The writer is cut off mid-line, then copytruncate-style rotation, then new events.
-    append("{\"event_type\": \"source.accepted\", \"n\": 9".to_string());
+    append(accepted(9)[..40].to_string());
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::OpenOptions::new().write(true).truncate(true).open(&input).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    append(format!("{{broken\n{}{}", line(6), line(7)));
+    append(format!("{{broken\n{}{}", accepted(6), accepted(7)));
     for n in 6..=7 {
         let event: Value = serde_json::from_str(&run.next_line()).unwrap();
         assert_eq!(event["n"], n);
@@ -364,29 +382,25 @@ fn a_followed_file_that_is_truncated_is_read_again_from_its_start() {
     let (output, _) = run.finish();
     assert_eq!(summary(&output), (9, 7, 0, 2));
     // The cut-off line is not glued to the new content; lines count from the new start.
-    let letters: Vec<Value> =
-        std::fs::read_to_string(&dead).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let letters = dead_letters(&dead);
     assert_eq!(letters.len(), 2, "{letters:?}");
-    assert_eq!((letters[0]["line"].as_u64(), letters[0]["raw"].as_str()), (Some(6), Some(&line(9).trim()[..40])));
+    assert_eq!((letters[0]["line"].as_u64(), letters[0]["raw"].as_str()), (Some(6), Some(&accepted(9)[..40])));
     assert_eq!((letters[1]["line"].as_u64(), letters[1]["raw"].as_str()), (Some(1), Some("{broken")));
 }
 
 #[test]
 fn a_line_starting_with_a_bracket_mid_stream_is_a_record_and_a_followed_array_is_read_once() {
-    use std::io::Write;
     let dir = TestDir::new();
     let dead = dir.path("dead.ndjson");
-    let mut run = Running::start(&["run", "--pipeline", DEMO, "--dead-letter", dead.to_str().unwrap()]);
-    let mut stdin = run.child.stdin.take().unwrap();
-    stdin.write_all(b"{\"event_type\": \"source.accepted\", \"n\": 1}\n").unwrap();
-    stdin.flush().unwrap();
+    let (run, mut stdin) = demo_on_stdin(&dead);
+    send(&mut stdin, &accepted(1)).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&run.next_line()).unwrap()["n"], 1);
-    stdin.write_all(b"[1]\n{\"event_type\": \"source.accepted\", \"n\": 2}\n").unwrap();
+    send(&mut stdin, &format!("[1]\n{}", accepted(2))).unwrap();
     drop(stdin);
     let (output, rest) = run.finish();
     assert_eq!(summary(&output), (3, 2, 0, 1));
     assert_eq!(serde_json::from_str::<Value>(&rest[0]).unwrap()["n"], 2);
-    let letter: Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    let letter = only_dead_letter(&dead);
     assert_eq!((letter["line"].as_u64(), letter["raw"].as_str()), (Some(2), Some("[1]")));
 
     // --watch on a file holding one JSON array: processed at its end, and the run ends.
