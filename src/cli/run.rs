@@ -339,20 +339,14 @@ fn work(live: &Live, to_batches: bool, chunks: Receiver<Chunk>, done: Sender<Don
         };
         let outcome = runner.run(&intake.events);
         let mut counts = outcome.counts();
-        counts.events_in += intake.malformed.len() as u64;
-        counts.dead_lettered += intake.malformed.len() as u64;
-        let mut letters: Vec<(&'static str, Vec<u8>)> = Vec::new();
-        for m in &intake.malformed {
-            let mut line = Vec::new();
-            emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut line);
-            letters.push(("malformed", line));
-        }
-        for d in &outcome.dead_letters {
-            let i = d.index as usize;
-            let mut line = Vec::new();
-            emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut line);
-            letters.push(("rejected", line));
-        }
+        counts.add_unreadable(intake.malformed.len());
+        let letters: Vec<(&'static str, Vec<u8>)> = emit::batch_letters(&intake, &outcome)
+            .map(|letter| {
+                let mut line = Vec::new();
+                letter.write(&mut line);
+                (if letter.stage.is_some() { "rejected" } else { "malformed" }, line)
+            })
+            .collect();
         let output = if to_batches {
             let version = runner.pipeline().config.metadata.rules_version.then_some(outcome.version);
             Output::Batches { delivered: outcome.delivered, version, errors: letters }

@@ -4,6 +4,42 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::intake::Intake;
+use crate::pipeline::BatchOutcome;
+
+/// A record of a batch that did not come through: unreadable at intake, or refused by
+/// a stage.
+#[derive(Debug, Clone, Copy)]
+pub struct Letter<'a> {
+    /// Its input line (or array element, or chunk record), from 1.
+    pub line: u64,
+    /// The stage that refused it; None when it never reached one.
+    pub stage: Option<&'a str>,
+    /// Why.
+    pub reason: &'a str,
+    /// The record as received.
+    pub raw: &'a [u8],
+}
+
+impl Letter<'_> {
+    /// Appends it as a dead-letter line (see [`dead_letter`]).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        dead_letter(self.line, self.stage, self.reason, self.raw, out);
+    }
+}
+
+/// The dead letters of one batch run: the records `intake` could not read, then the
+/// events the stages refused in `outcome`, each named by its input line.
+pub fn batch_letters<'a>(intake: &'a Intake, outcome: &'a BatchOutcome) -> impl Iterator<Item = Letter<'a>> {
+    let unreadable =
+        intake.malformed.iter().map(|m| Letter { line: m.line, stage: None, reason: &m.reason, raw: &m.raw });
+    let refused = outcome.dead_letters.iter().map(|d| {
+        let i = d.index as usize;
+        Letter { line: intake.lines[i], stage: Some(&d.stage), reason: &d.reason, raw: intake.events.get(i) }
+    });
+    unreadable.chain(refused)
+}
+
 /// Appends one dead-letter line: `{"line": N, "stage": S, "reason": R, "raw": TEXT}`
 /// (`stage` omitted for input that never reached a stage; `raw_base64` added when the
 /// record is not valid UTF-8, see [`add_raw`]).

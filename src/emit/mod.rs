@@ -5,7 +5,7 @@ pub mod batches;
 mod dead_letter;
 mod stamp;
 
-pub use dead_letter::{add_raw, dead_letter, dead_letter_with, parse_dead_letter};
+pub use dead_letter::{Letter, add_raw, batch_letters, dead_letter, dead_letter_with, parse_dead_letter};
 pub use stamp::Stamp;
 
 use crate::pipeline::Events;

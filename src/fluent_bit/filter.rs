@@ -179,24 +179,11 @@ impl Filter {
                 ),
             }
         }
-        // Dead letters name their record by position (from 1), tag and time.
-        let record_at = |line: u64| &records[line as usize - 1];
-        for m in &intake.malformed {
-            let origin = origin(tag, chunk, record_at(m.line));
-            emit::dead_letter_with(m.line, None, &m.reason, &m.raw, &origin, &mut dead);
-        }
         let outcome = self.runner.run(&intake.events);
-        for d in &outcome.dead_letters {
-            let i = d.index as usize;
-            let origin = origin(tag, chunk, record_at(intake.lines[i]));
-            emit::dead_letter_with(
-                intake.lines[i],
-                Some(&d.stage),
-                &d.reason,
-                intake.events.get(i),
-                &origin,
-                &mut dead,
-            );
+        // Dead letters name their record by position (from 1), tag and time.
+        for l in emit::batch_letters(&intake, &outcome) {
+            let origin = origin(tag, chunk, &records[l.line as usize - 1]);
+            emit::dead_letter_with(l.line, l.stage, l.reason, l.raw, &origin, &mut dead);
         }
         // For each delivered event, whether no stage changed it.
         let untouched: Vec<bool> = (0..outcome.delivered.len())

@@ -74,6 +74,12 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts `n` records that arrived but could not be read: in, and dead-lettered.
+    pub fn add_unreadable(&mut self, n: usize) {
+        self.events_in += n as u64;
+        self.dead_lettered += n as u64;
+    }
+
     /// Whether every event in is accounted for.
     pub fn balanced(&self) -> bool {
         self.events_in == self.delivered + self.dropped + self.dead_lettered

@@ -158,19 +158,14 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
     let mut output = Vec::new();
     emit::ndjson(&outcome.delivered, &stamp, &mut output);
     let mut dead_letters = Vec::new();
-    for m in &intake.malformed {
-        emit::dead_letter(m.line, None, &m.reason, &m.raw, &mut dead_letters);
-    }
-    for d in &outcome.dead_letters {
-        let i = d.index as usize;
-        emit::dead_letter(intake.lines[i], Some(&d.stage), &d.reason, intake.events.get(i), &mut dead_letters);
+    for letter in emit::batch_letters(&intake, &outcome) {
+        letter.write(&mut dead_letters);
     }
     let stages: Vec<(String, f64)> =
         pipeline.stages().iter().zip(&outcome.stage_seconds).map(|(s, t)| (s.name.clone(), *t)).collect();
     state.metrics.batch(intake.records(), &stages);
     let mut counts = outcome.counts();
-    counts.events_in += intake.malformed.len() as u64;
-    counts.dead_lettered += intake.malformed.len() as u64;
+    counts.add_unreadable(intake.malformed.len());
     let lines = outcome.origin.iter().map(|&i| intake.lines[i as usize]).collect();
     Ok(Processed { output: Bytes::from(output), lines, dead_letters, counts, version: pipeline.id.to_string() })
 }
