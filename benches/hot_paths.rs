@@ -3,9 +3,9 @@
 //! output stamp. Run with `cargo bench --bench hot_paths`; throughput is per event.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use firehose::emit::Stamp;
-use firehose::generate::Generator;
+use firehose::emit::{Place, Stamp};
 use firehose::intake::{self, Intake};
+use firehose::tools::generate::Generator;
 use firehose_sdk::json::{self, Event, Path, PathMatcher, Value, Visitor, Walker};
 use firehose_sdk::pii::{Detectors, Masker, PiiKind, Strategy};
 
@@ -168,7 +168,7 @@ fn kind_of(name: &str) -> Vec<PiiKind> {
 fn emit(c: &mut Criterion) {
     let events = events(1000);
     let tapes = tapes(&events);
-    let stamp = Stamp::for_version("0123456789abcdef", true);
+    let stamp = Stamp::version_at(&Place::default(), "0123456789abcdef");
     let mut group = c.benchmark_group("emit");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("stamp firehose_metadata (1000 events)", |b| {
@@ -186,7 +186,7 @@ fn emit(c: &mut Criterion) {
 
 /// Each shipped rule natively over the demo pipeline's configuration, per event.
 fn stages(c: &mut Criterion) {
-    use firehose::pipeline::native::native_rule;
+    use firehose::tools::native::native_rule;
     let config =
         firehose::config::PipelineConfig::load(std::path::Path::new("examples/leadconduit/pipeline.yaml")).unwrap();
     let events = events(1000);

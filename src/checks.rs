@@ -14,8 +14,43 @@ use crate::intake::Intake;
 pub struct CaseResult {
     /// The case's name.
     pub name: String,
-    /// `None` if it passed; otherwise what differed, one line per difference.
-    pub failure: Option<String>,
+    /// `None` if it passed; otherwise why not.
+    pub failure: Option<CaseFailure>,
+}
+
+/// Why a test case failed; displayed one line per difference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseFailure {
+    /// The case's input is not a valid event.
+    #[error("the input is not a valid event: {0}")]
+    BadInput(String),
+    /// The case names a stage the pipeline does not have.
+    #[error("no stage `{0}`")]
+    NoStage(String),
+    /// The event met another fate than expected.
+    #[error("expected {expected}, but {actual}")]
+    Fate {
+        /// What the case expects, in words.
+        expected: String,
+        /// What happened, in words.
+        actual: String,
+    },
+    /// The event came out with other values than expected, one line per difference.
+    #[error("{}", .0.join("\n"))]
+    Differences(Vec<String>),
+}
+
+/// The failed cases of a version, refused before a hot swap.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", failed_cases(.0))]
+pub struct TestsFailed(pub Vec<(String, CaseFailure)>);
+
+fn failed_cases(failures: &[(String, CaseFailure)]) -> String {
+    let lines: Vec<String> = failures
+        .iter()
+        .map(|(name, failure)| format!("test `{name}` failed: {}", failure.to_string().replace('\n', "; ")))
+        .collect();
+    lines.join(" | ")
 }
 
 /// Runs every test case of `pipeline`.
@@ -29,26 +64,28 @@ pub fn run_tests(pipeline: &Arc<Pipeline>) -> Vec<CaseResult> {
         .collect()
 }
 
-/// Runs the cases and describes the first failures, or `Ok` if all pass.
-pub fn check(pipeline: &Arc<Pipeline>) -> Result<usize, String> {
+/// Runs the cases: the number of cases if all pass, else the failed ones.
+pub fn check(pipeline: &Arc<Pipeline>) -> Result<usize, TestsFailed> {
     let results = run_tests(pipeline);
-    let failed: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.failure.as_ref().map(|f| format!("test `{}` failed: {}", r.name, f.replace('\n', "; "))))
-        .collect();
-    if failed.is_empty() { Ok(results.len()) } else { Err(failed.join(" | ")) }
+    let count = results.len();
+    let failed: Vec<(String, CaseFailure)> =
+        results.into_iter().filter_map(|r| r.failure.map(|failure| (r.name, failure))).collect();
+    if failed.is_empty() { Ok(count) } else { Err(TestsFailed(failed)) }
 }
 
-fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCase) -> Result<(), String> {
+fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCase) -> Result<(), CaseFailure> {
     let mut intake = Intake::default();
     intake.add(1, case.input.to_string().as_bytes());
     if let Some(bad) = intake.malformed.first() {
-        return Err(format!("the input is not a valid event: {}", bad.reason));
+        return Err(CaseFailure::BadInput(bad.reason.clone()));
     }
     let stages = match &case.stage {
         Some(name) => {
-            let s =
-                pipeline.stages().iter().position(|s| &s.name == name).ok_or_else(|| format!("no stage `{name}`"))?;
+            let s = pipeline
+                .stages()
+                .iter()
+                .position(|s| &s.name == name)
+                .ok_or_else(|| CaseFailure::NoStage(name.clone()))?;
             s..s + 1
         }
         None => 0..pipeline.stages().len(),
@@ -61,28 +98,30 @@ fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCas
     } else {
         String::new()
     };
+    let fate_error = |expected: &str, actual: String| CaseFailure::Fate { expected: expected.to_string(), actual };
     match &case.expect {
         Expect::Dropped(_) if !outcome.dropped.is_empty() => Ok(()),
         Expect::Dropped(_) if fate.is_empty() => {
-            Err(format!("expected the event to be dropped, but it came out: {}", delivered(&outcome)))
+            Err(fate_error("the event to be dropped", format!("it came out: {}", delivered(&outcome))))
         }
-        Expect::Dropped(_) => Err(format!("expected the event to be dropped, but it was {fate}")),
+        Expect::Dropped(_) => Err(fate_error("the event to be dropped", format!("it was {fate}"))),
         Expect::Rejected { rejected } => match outcome.dead_letters.first() {
             Some(d) if d.reason.contains(rejected.as_str()) => Ok(()),
-            Some(d) => Err(format!("expected a rejection mentioning `{rejected}`, got: {}", d.reason)),
+            Some(d) => Err(fate_error(&format!("a rejection mentioning `{rejected}`"), format!("got: {}", d.reason))),
             None if fate.is_empty() => {
-                Err(format!("expected a rejection, but the event came out: {}", delivered(&outcome)))
+                Err(fate_error("a rejection", format!("the event came out: {}", delivered(&outcome))))
             }
-            None => Err(format!("expected a rejection, but the event was {fate}")),
+            None => Err(fate_error("a rejection", format!("the event was {fate}"))),
         },
         Expect::Output { output, exact } => {
             if !fate.is_empty() {
-                return Err(format!("expected the event to come out, but it was {fate}"));
+                return Err(fate_error("the event to come out", format!("it was {fate}")));
             }
-            let actual: Value = serde_json::from_slice(outcome.delivered.get(0)).map_err(|e| e.to_string())?;
+            let actual: Value = serde_json::from_slice(outcome.delivered.get(0))
+                .map_err(|e| CaseFailure::Differences(vec![e.to_string()]))?;
             let mut differences = Vec::new();
             compare("$", output, &actual, *exact, &mut differences);
-            if differences.is_empty() { Ok(()) } else { Err(differences.join("\n")) }
+            if differences.is_empty() { Ok(()) } else { Err(CaseFailure::Differences(differences)) }
         }
     }
 }

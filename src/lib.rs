@@ -6,21 +6,29 @@
 //! - [`engine`]: wasmtime, the sandbox and limits every module runs under;
 //! - [`pipeline`]: an immutable version of stages and the runner that drives a batch;
 //! - [`reload`]: hot swap of versions while events flow;
-//! - [`intake`] and [`emit`]: the formats events arrive and leave in.
+//! - [`pass`]: the one batch pass every front door calls, and the [`pass::Sink`]s it feeds;
+//! - [`intake`] and [`emit`]: the formats events arrive and leave in;
+//! - the front doors: [`serve`] (Vector), [`fluent_bit`]; the CLI is the binary.
+//!
+//! Feature `tools` adds the benchmark, the event generator and the native baseline;
+//! `serve` the HTTP sidecar; `fluent-bit` the plugin's C ABI.
 #![deny(missing_docs)]
 
-pub mod bench;
 pub mod checks;
 pub mod config;
 pub mod emit;
 pub mod engine;
-mod error;
+pub mod error;
 pub mod fluent_bit;
-pub mod generate;
 pub mod intake;
+pub mod metrics;
+pub mod pass;
 pub mod pipeline;
 pub mod reload;
+#[cfg(feature = "serve")]
 pub mod serve;
+#[cfg(feature = "tools")]
+pub mod tools;
 
 pub use error::Error;
 pub use pipeline::{BatchOutcome, Counts, Events, Pipeline, Runner};

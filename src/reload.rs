@@ -28,6 +28,7 @@ use notify::RecursiveMode;
 
 use crate::config::PipelineConfig;
 use crate::engine::Engine;
+use crate::error::report;
 use crate::{Pipeline, checks};
 
 /// The pipeline version in service, and how many swaps were done and refused.
@@ -154,11 +155,11 @@ impl Reloader {
         let refuse = |reason: String| ReloadOutcome::Refused { reason };
         let config = match PipelineConfig::load(&self.path) {
             Ok(config) => config,
-            Err(e) => return refuse(e.to_string()),
+            Err(e) => return refuse(report(&e)),
         };
         let pipeline = match Pipeline::build(&self.engine, config) {
             Ok(pipeline) => pipeline,
-            Err(e) => return refuse(e.to_string()),
+            Err(e) => return refuse(report(&e)),
         };
         if pipeline.id == self.live.current().id {
             return ReloadOutcome::Unchanged;
@@ -171,7 +172,7 @@ impl Reloader {
             ));
         }
         if let Err(e) = pipeline.prepare(self.workers) {
-            return refuse(e.to_string());
+            return refuse(report(&e));
         }
         let version = pipeline.id.to_string();
         self.live.publish(pipeline);

@@ -5,8 +5,8 @@ mod common;
 
 use common::{engine, root, run_events};
 use firehose::Pipeline;
-use firehose::generate::Generator;
 use firehose::intake::Intake;
+use firehose::tools::generate::Generator;
 use firehose_sdk::pii::{Detectors, PiiKind};
 use serde_json::Value;
 

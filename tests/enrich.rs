@@ -81,10 +81,10 @@ fn table_problems_are_reported_with_the_file() {
     let dir = TestDir::new();
     dir.write("flows.csv", "id,name\nf1,Solar\nf1,Again\n");
     let path = dir.pipeline("stages:\n  - name: e\n    module: '{enrich}'\n    config: {lookups: [{key: flow_id, table: {$table: flows.csv}, into: flow}]}\n");
-    let error = Pipeline::load(&engine(), &path).err().expect("duplicate keys are refused").to_string();
+    let error = firehose::error::report(&Pipeline::load(&engine(), &path).err().expect("duplicate keys are refused"));
     assert!(error.contains("stage `e`") && error.contains("duplicate key `f1`"), "{error}");
 
     let path = dir.pipeline("stages:\n  - name: e\n    module: '{enrich}'\n    config: {lookups: [{key: flow_id, table: {$table: nope.csv}, into: flow}]}\n");
-    let error = Pipeline::load(&engine(), &path).err().expect("missing table").to_string();
+    let error = firehose::error::report(&Pipeline::load(&engine(), &path).err().expect("missing table"));
     assert!(error.contains("nope.csv") && error.contains("cannot read the file"), "{error}");
 }

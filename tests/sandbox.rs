@@ -138,9 +138,9 @@ fn files_that_are_not_rule_components_are_refused() {
     let dir = common::TestDir::new();
     dir.write("junk.wasm", "not wasm at all");
     let path = dir.pipeline("stages:\n  - name: j\n    module: junk.wasm\n");
-    let error = firehose::Pipeline::load(&common::engine(), &path).err().unwrap().to_string();
+    let error = firehose::error::report(&firehose::Pipeline::load(&common::engine(), &path).err().unwrap());
     assert!(error.contains("junk.wasm") && error.contains("not a valid rule component"), "{error}");
     let path = dir.pipeline("stages:\n  - name: j\n    module: missing.wasm\n");
-    let error = firehose::Pipeline::load(&common::engine(), &path).err().unwrap().to_string();
+    let error = firehose::error::report(&firehose::Pipeline::load(&common::engine(), &path).err().unwrap());
     assert!(error.contains("missing.wasm") && error.contains("cannot read the module file"), "{error}");
 }

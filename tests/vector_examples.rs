@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use firehose::Pipeline;
 use firehose::config::PipelineConfig;
-use firehose::generate::Generator;
 use firehose::intake::Intake;
+use firehose::tools::generate::Generator;
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
 // ---------------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ pub fn test(engine: Arc<Engine>, args: TestArgs) -> anyhow::Result<ExitCode> {
             Some(failure) => {
                 failed += 1;
                 println!("FAILED  {}", result.name);
-                for line in failure.lines() {
+                for line in failure.to_string().lines() {
                     println!("          {line}");
                 }
             }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use firehose::bench::{self, Options};
 use firehose::engine::Engine;
+use firehose::tools::bench::{self, Options};
 
 /// Arguments of `firehose bench`.
 #[derive(Debug, clap::Args)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use firehose::generate::Generator;
+use firehose::tools::generate::Generator;
 
 /// Arguments of `firehose generate`.
 #[derive(Debug, clap::Args)]

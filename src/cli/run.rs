@@ -1,33 +1,33 @@
 //! `firehose run`: events in, processed events and dead letters out.
 //!
 //! A reader thread cuts the input into chunks of `batch.max_events` records; one
-//! worker per core validates a chunk, runs it through the pipeline and encodes the
-//! results; the writer puts the results back in input order. Every record ends up
-//! in the output, counted as dropped, or in the dead-letter file.
+//! worker per core validates a chunk and runs it through the shared batch pass; the
+//! writer hands the results, in input order, to the output (NDJSON to a file or
+//! stdout, or batches on disk). Every record ends up in the output, counted as
+//! dropped, or in the dead letters.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, Sender};
-use firehose::Events;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use firehose::config::{Compression, Framing};
-use firehose::emit::batches::{BatchWriter, Placed};
-use firehose::emit::{self, Stamp};
+use firehose::emit::NdjsonSink;
+use firehose::emit::batches::BatchWriter;
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
-
-use super::input::{Chunk, ChunkBody, Source, read_chunks};
+use firehose::pass::{LivePass, Passed};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::{Counts, Pipeline};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::input::{Chunk, ChunkBody, Source, read_chunks};
 
 /// Arguments of `firehose run`.
 #[derive(Debug, clap::Args)]
@@ -63,27 +63,14 @@ pub struct RunArgs {
     /// directory instead of NDJSON to --output; dead letters go under its error prefix.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// With --output-dir: framing of the objects [default: the pipeline's output.framing].
-    #[arg(long, value_enum)]
+    /// With --output-dir: framing of the objects, ndjson or json_array [default: the
+    /// pipeline's output.framing].
+    #[arg(long)]
     framing: Option<Framing>,
-    /// With --output-dir: compression of the objects [default: the pipeline's output.compression].
-    #[arg(long, value_enum)]
+    /// With --output-dir: compression of the objects, gzip, snappy, lz4 or none
+    /// [default: the pipeline's output.compression].
+    #[arg(long)]
     compression: Option<Compression>,
-}
-
-struct Done {
-    seq: u64,
-    output: Output,
-    counts: Counts,
-}
-
-/// What a worker hands the writer for one chunk.
-enum Output {
-    /// NDJSON lines for --output, and dead-letter lines.
-    Ndjson { events: Vec<u8>, dead_letters: Vec<u8> },
-    /// Events for --output-dir batches (with the rules version to stamp, unless the
-    /// pipeline turned that off), and dead letters with their error type.
-    Batches { delivered: Events, version: Option<Arc<str>>, errors: Vec<(&'static str, Vec<u8>)> },
 }
 
 /// Runs the command.
@@ -91,7 +78,6 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::load(&engine, &args.pipeline)?;
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     pipeline.prepare(workers)?;
-    let batch_size = args.batch_size.unwrap_or(pipeline.config.batch.max_events).max(1);
     let source = if args.input == Path::new("-") {
         Source::Stdin
     } else {
@@ -106,33 +92,182 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         (None, Some(_)) => None,
         (None, None) => pipeline.config.output.dir.clone(),
     };
-    let mut batches = match output_dir {
+    match output_dir {
         Some(dir) => {
             let mut config = pipeline.config.output.clone();
             config.framing = args.framing.unwrap_or(config.framing);
             config.compression = args.compression.unwrap_or(config.compression);
-            Some((BatchWriter::new(&dir, config)?, dir))
+            let batches = Batches::new(BatchWriter::new(&dir, config)?, dir);
+            run_with(engine, &args, pipeline, workers, source, batches)
         }
-        None => None,
-    };
-    let to_batches = batches.is_some();
-    let output_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let mut output: Box<dyn Write> = if to_batches || output_path == Path::new("-") {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::File::create(&output_path)
-                .with_context(|| format!("creating output {}", output_path.display()))?,
-        )
-    };
-    let mut dead_letter_file: Option<std::fs::File> = None;
-    // The dead-letter file tells of this run only: one left by an earlier run is
-    // emptied (truncated, not removed: it may be a device such as /dev/null).
-    if !to_batches && std::fs::metadata(&args.dead_letter).is_ok_and(|m| m.is_file()) {
-        std::fs::File::create(&args.dead_letter)
-            .with_context(|| format!("emptying the old dead-letter file {}", args.dead_letter.display()))?;
+        None => {
+            let path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+            let output: Box<dyn Write + Send> = if path == Path::new("-") {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(std::fs::File::create(&path).with_context(|| format!("creating output {}", path.display()))?)
+            };
+            // The dead-letter file tells of this run only: one left by an earlier run is
+            // emptied (truncated, not removed: it may be a device such as /dev/null).
+            if std::fs::metadata(&args.dead_letter).is_ok_and(|m| m.is_file()) {
+                std::fs::File::create(&args.dead_letter)
+                    .with_context(|| format!("emptying the old dead-letter file {}", args.dead_letter.display()))?;
+            }
+            let ndjson = Ndjson { output, dead_letter_path: args.dead_letter.clone(), dead_letter_file: None };
+            run_with(engine, &args, pipeline, workers, source, ndjson)
+        }
+    }
+}
+
+/// Where `firehose run` writes its results. Workers prepare each chunk's results in
+/// parallel ([`Output::prepare`]); the writer takes them in input order.
+trait Output {
+    /// What a worker hands the writer for one chunk.
+    type Prepared: Send + 'static;
+
+    /// On a worker: turns a chunk's pass into what the writer writes.
+    fn prepare(passed: Passed) -> Self::Prepared;
+
+    /// On the writer, in input order: writes one chunk; returns its counts.
+    fn write(&mut self, prepared: Self::Prepared) -> anyhow::Result<Counts>;
+
+    /// On the writer, when every chunk read so far is written or a while passed
+    /// without one: time to flush, cut batches by age, show progress.
+    fn idle(&mut self, _totals: &Counts) -> anyhow::Result<()> {
+        Ok(())
     }
 
+    /// At the end: writes what is still held.
+    fn finish(&mut self) -> anyhow::Result<()>;
+
+    /// Where dead letters went and what was written, for the summary line.
+    fn summary(&self) -> (String, String);
+}
+
+/// NDJSON to a file or stdout, dead letters to their own file (created on the first).
+struct Ndjson {
+    output: Box<dyn Write + Send>,
+    dead_letter_path: PathBuf,
+    dead_letter_file: Option<std::fs::File>,
+}
+
+impl Output for Ndjson {
+    type Prepared = (NdjsonSink, Counts);
+
+    fn prepare(passed: Passed) -> (NdjsonSink, Counts) {
+        let mut sink = NdjsonSink::default();
+        let Ok(counts) = passed.deliver(&mut sink);
+        (sink, counts)
+    }
+
+    fn write(&mut self, (sink, counts): (NdjsonSink, Counts)) -> anyhow::Result<Counts> {
+        self.output.write_all(&sink.events).context("writing output")?;
+        if !sink.dead_letters.is_empty() {
+            if self.dead_letter_file.is_none() {
+                let file = std::fs::File::create(&self.dead_letter_path)
+                    .with_context(|| format!("creating dead-letter file {}", self.dead_letter_path.display()))?;
+                self.dead_letter_file = Some(file);
+            }
+            let file = self.dead_letter_file.as_mut().expect("just created");
+            file.write_all(&sink.dead_letters).context("writing dead letters")?;
+        }
+        Ok(counts)
+    }
+
+    fn idle(&mut self, _totals: &Counts) -> anyhow::Result<()> {
+        // Following a live input: let readers downstream see each batch.
+        self.output.flush().context("writing output")
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.output.flush().context("writing output")?;
+        if let Some(file) = &self.dead_letter_file {
+            file.sync_all().context("writing dead letters")?;
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> (String, String) {
+        (self.dead_letter_path.display().to_string(), String::new())
+    }
+}
+
+/// Firehose-style batches under a directory, dead letters under its error prefix;
+/// progress on a terminal.
+struct Batches {
+    writer: BatchWriter,
+    dir: PathBuf,
+    started: Instant,
+    last_progress: Instant,
+    progress: bool,
+}
+
+impl Batches {
+    fn new(writer: BatchWriter, dir: PathBuf) -> Batches {
+        let progress = std::io::stderr().is_terminal();
+        Batches { writer, dir, started: Instant::now(), last_progress: Instant::now(), progress }
+    }
+}
+
+impl Output for Batches {
+    type Prepared = Passed;
+
+    fn prepare(passed: Passed) -> Passed {
+        passed
+    }
+
+    fn write(&mut self, passed: Passed) -> anyhow::Result<Counts> {
+        passed.deliver(&mut self.writer).context("writing batches")
+    }
+
+    fn idle(&mut self, totals: &Counts) -> anyhow::Result<()> {
+        self.writer.tick().context("writing batches")?;
+        if self.progress && self.last_progress.elapsed().as_secs() >= 1 {
+            self.last_progress = Instant::now();
+            let stats = self.writer.stats();
+            eprint!(
+                "\rfirehose: {} events, {:.1} MB, {} objects, {:.0} events/s   ",
+                totals.events_in,
+                stats.bytes as f64 / 1e6,
+                stats.batches,
+                totals.events_in as f64 / self.started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.writer.finish().context("writing batches")?;
+        if self.progress {
+            eprintln!();
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> (String, String) {
+        let stats = self.writer.stats();
+        (
+            format!("{} under {}", self.writer.error_prefix(), self.dir.display()),
+            format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, self.dir.display()),
+        )
+    }
+}
+
+/// What a worker hands the writer: a chunk's prepared results and its place in the input.
+struct Done<P> {
+    seq: u64,
+    prepared: P,
+}
+
+fn run_with<O: Output>(
+    engine: Arc<Engine>,
+    args: &RunArgs,
+    pipeline: Arc<Pipeline>,
+    workers: usize,
+    source: Source,
+    mut output: O,
+) -> anyhow::Result<ExitCode> {
+    let batch_size = args.batch_size.unwrap_or(pipeline.config.batch.max_events).max(1);
     let live = Live::new(pipeline);
     let watcher = if args.watch {
         let reloader = Reloader::new(engine.clone(), args.pipeline.clone(), live.clone(), workers);
@@ -148,7 +283,7 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
-    let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(workers * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<Done<O::Prepared>>(workers * 2);
     let mut totals = Counts::default();
     let bytes_in = std::thread::scope(|scope| -> anyhow::Result<u64> {
         scope.spawn({
@@ -161,13 +296,10 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         for _ in 0..workers {
             let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
-            scope.spawn(move || work(&live, to_batches, rx, tx));
+            scope.spawn(move || work::<O>(&live, rx, tx));
         }
         drop((chunk_rx, done_tx));
-        let written = match batches.as_mut() {
-            Some((writer, _)) => write_batches(&done_rx, writer, &mut totals),
-            None => write_in_order(&done_rx, &mut output, &mut dead_letter_file, &args.dead_letter, &mut totals),
-        };
+        let written = write_in_order(&done_rx, &mut output, &mut totals);
         // Whatever happened, let the signal thread go before the scope joins it, and
         // hang up on the workers: after a write error they stop instead of waiting
         // for a writer that is gone.
@@ -181,22 +313,10 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
     drop(watcher);
-    if let Some(file) = &dead_letter_file {
-        file.sync_all().context("writing dead letters")?;
-    }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     assert!(totals.balanced(), "every event must be accounted for: {totals:?}");
     let swaps = live.counts();
-    let (dead_letters_to, written) = match &batches {
-        Some((writer, dir)) => {
-            let stats = writer.stats();
-            (
-                format!("{} under {}", writer.error_prefix(), dir.display()),
-                format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, dir.display()),
-            )
-        }
-        None => (args.dead_letter.display().to_string(), String::new()),
-    };
+    let (dead_letters_to, written) = output.summary();
     eprintln!(
         "firehose: {} in, {} out, {} dropped by rules, {} dead-lettered{}{written} | {:.2} s, {:.0} events/s, {:.1} MB/s | rules version {}{}",
         totals.events_in,
@@ -228,107 +348,40 @@ fn handle_signals(mut signals: Signals, stop: Arc<AtomicBool>, watcher: Option<&
     }
 }
 
-/// Writes results in input order as they complete; returns when every worker is done.
-fn write_in_order(
-    done: &Receiver<Done>,
-    output: &mut Box<dyn Write>,
-    dead_letter_file: &mut Option<std::fs::File>,
-    dead_letter_path: &Path,
+/// Writes results in input order as they complete, letting the output do its idle
+/// work when caught up or waiting; returns when every worker is done.
+fn write_in_order<O: Output>(
+    done: &Receiver<Done<O::Prepared>>,
+    output: &mut O,
     totals: &mut Counts,
 ) -> anyhow::Result<()> {
     let mut pending = BTreeMap::new();
     let mut next = 0;
-    for result in done.iter() {
-        pending.insert(result.seq, result);
-        while let Some(result) = pending.remove(&next) {
-            next += 1;
-            *totals += result.counts;
-            let Output::Ndjson { events, dead_letters } = result.output else {
-                unreachable!("workers encode NDJSON when there is no --output-dir");
-            };
-            output.write_all(&events).context("writing output")?;
-            if !dead_letters.is_empty() {
-                if dead_letter_file.is_none() {
-                    let file = std::fs::File::create(dead_letter_path)
-                        .with_context(|| format!("creating dead-letter file {}", dead_letter_path.display()))?;
-                    *dead_letter_file = Some(file);
-                }
-                let file = dead_letter_file.as_mut().expect("just created");
-                file.write_all(&dead_letters).context("writing dead letters")?;
-            }
-            if pending.is_empty() {
-                // Following a live input: let readers downstream see each batch.
-                output.flush().context("writing output")?;
-            }
-        }
-    }
-    output.flush().context("writing output")
-}
-
-/// Feeds results, in input order, to the batch writer; cuts batches by time while
-/// waiting, shows progress on a terminal, and writes every open batch at the end.
-fn write_batches(done: &Receiver<Done>, writer: &mut BatchWriter, totals: &mut Counts) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let progress = std::io::stderr().is_terminal();
-    let mut last_progress = Instant::now();
-    let mut pending = BTreeMap::new();
-    let mut next = 0;
     loop {
-        match done.recv_timeout(std::time::Duration::from_millis(250)) {
+        match done.recv_timeout(Duration::from_millis(250)) {
             Ok(result) => {
-                pending.insert(result.seq, result);
+                pending.insert(result.seq, result.prepared);
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        while let Some(result) = pending.remove(&next) {
+        let mut wrote = false;
+        while let Some(prepared) = pending.remove(&next) {
             next += 1;
-            *totals += result.counts;
-            let Output::Batches { delivered, version, errors } = result.output else {
-                unreachable!("workers hand over events with --output-dir");
-            };
-            for i in 0..delivered.len() {
-                let placed = writer.add(&delivered.event(i), version.as_ref()).context("writing batches")?;
-                if placed == Placed::ErrorPrefix {
-                    // No partition for it: it went to the error prefix with the reason.
-                    totals.delivered -= 1;
-                    totals.dead_lettered += 1;
-                }
-            }
-            for (error_type, record) in errors {
-                writer.add_error(error_type, &record).context("writing batches")?;
-            }
+            *totals += output.write(prepared)?;
+            wrote = true;
         }
-        writer.tick().context("writing batches")?;
-        if progress && last_progress.elapsed().as_secs() >= 1 {
-            last_progress = Instant::now();
-            let stats = writer.stats();
-            eprint!(
-                "\rfirehose: {} events, {:.1} MB, {} objects, {:.0} events/s   ",
-                totals.events_in,
-                stats.bytes as f64 / 1e6,
-                stats.batches,
-                totals.events_in as f64 / started.elapsed().as_secs_f64()
-            );
+        if pending.is_empty() || !wrote {
+            output.idle(totals)?;
         }
     }
-    writer.finish().context("writing batches")?;
-    if progress {
-        eprintln!();
-    }
-    Ok(())
+    output.finish()
 }
 
-/// Validates, runs and encodes chunks until the input ends, taking up a new rules
-/// version between batches when one is published.
-fn work(live: &Live, to_batches: bool, chunks: Receiver<Chunk>, done: Sender<Done>) {
-    let mut runner = live.current().runner();
-    let mut stamp = stamp_for(runner.pipeline());
+/// Validates chunks and runs them through the shared batch pass until the input ends.
+fn work<O: Output>(live: &Arc<Live>, chunks: Receiver<Chunk>, done: Sender<Done<O::Prepared>>) {
+    let mut pass = LivePass::new(live);
     for chunk in chunks.iter() {
-        if !live.is_current(runner.pipeline()) {
-            runner = live.current().runner();
-            stamp = stamp_for(runner.pipeline());
-        }
         let intake = match chunk.body {
             ChunkBody::Split(intake) => intake,
             ChunkBody::Lines(text) => {
@@ -337,30 +390,9 @@ fn work(live: &Live, to_batches: bool, chunks: Receiver<Chunk>, done: Sender<Don
                 intake
             }
         };
-        let outcome = runner.run(&intake.events);
-        let mut counts = outcome.counts();
-        counts.add_unreadable(intake.malformed.len());
-        let letters: Vec<(&'static str, Vec<u8>)> = emit::batch_letters(&intake, &outcome)
-            .map(|letter| {
-                let mut line = Vec::new();
-                letter.write(&mut line);
-                (if letter.stage.is_some() { "rejected" } else { "malformed" }, line)
-            })
-            .collect();
-        let output = if to_batches {
-            let version = runner.pipeline().config.metadata.rules_version.then_some(outcome.version);
-            Output::Batches { delivered: outcome.delivered, version, errors: letters }
-        } else {
-            let mut events = Vec::new();
-            emit::ndjson(&outcome.delivered, &stamp, &mut events);
-            Output::Ndjson { events, dead_letters: letters.into_iter().flat_map(|(_, line)| line).collect() }
-        };
-        if done.send(Done { seq: chunk.seq, output, counts }).is_err() {
+        let prepared = O::prepare(pass.run(intake));
+        if done.send(Done { seq: chunk.seq, prepared }).is_err() {
             return;
         }
     }
-}
-
-fn stamp_for(pipeline: &Arc<Pipeline>) -> Stamp {
-    Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version)
 }

@@ -80,7 +80,7 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let state = AppState::new(live.clone(), watcher.clone(), options.clone()).map_err(anyhow::Error::msg)?;
+    let state = AppState::new(live.clone(), watcher.clone(), options.clone())?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -100,18 +100,40 @@ impl Default for OutputConfig {
 }
 
 /// How events are laid out in an object.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Framing {
     /// One JSON object per line.
     Ndjson,
     /// One JSON array of objects.
-    #[value(name = "json_array", alias = "json-array")]
     JsonArray,
 }
 
+impl std::str::FromStr for Framing {
+    type Err = UnknownValue;
+
+    /// `ndjson`, `json_array` (or `json-array`), as on the command line.
+    fn from_str(text: &str) -> Result<Framing, UnknownValue> {
+        match text {
+            "ndjson" => Ok(Framing::Ndjson),
+            "json_array" | "json-array" => Ok(Framing::JsonArray),
+            other => Err(UnknownValue { value: other.to_string(), expected: "ndjson, json_array" }),
+        }
+    }
+}
+
+/// A setting's value that is not one of those accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value `{value}` (expected one of: {expected})")]
+pub struct UnknownValue {
+    /// What was given.
+    pub value: String,
+    /// What is accepted.
+    pub expected: &'static str,
+}
+
 /// How objects are compressed.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// gzip (`.gz`).
@@ -122,6 +144,21 @@ pub enum Compression {
     Lz4,
     /// Not compressed.
     None,
+}
+
+impl std::str::FromStr for Compression {
+    type Err = UnknownValue;
+
+    /// `gzip`, `snappy`, `lz4` or `none`, as on the command line.
+    fn from_str(text: &str) -> Result<Compression, UnknownValue> {
+        match text {
+            "gzip" => Ok(Compression::Gzip),
+            "snappy" => Ok(Compression::Snappy),
+            "lz4" => Ok(Compression::Lz4),
+            "none" => Ok(Compression::None),
+            other => Err(UnknownValue { value: other.to_string(), expected: "gzip, snappy, lz4, none" }),
+        }
+    }
 }
 
 /// Which time partitions and object names use.
@@ -410,17 +447,21 @@ impl PipelineConfig {
         config
     }
 
+    /// SHA-256 of a canonical serialization (JSON, keys sorted) of what makes a
+    /// version: written out field by field, so that the id changes when the rules do
+    /// and never when a type's derives or field order change.
     fn compute_hash(&self) -> [u8; 32] {
-        let mut hash = Sha256::new();
-        hash.update(self.name.as_bytes());
-        hash.update(format!("{:?}{:?}{:?}", self.limits, self.batch, self.metadata).as_bytes());
-        for s in &self.stages {
-            for part in [s.name.as_bytes(), s.config.as_bytes()] {
-                hash.update((part.len() as u64).to_le_bytes());
-                hash.update(part);
-            }
-        }
-        hash.finalize().into()
+        let canonical = serde_json::json!({
+            "name": self.name,
+            "limits": {
+                "timeout_ms": self.limits.timeout.as_millis() as u64,
+                "memory_bytes": self.limits.memory_bytes as u64,
+            },
+            "batch": {"max_events": self.batch.max_events},
+            "metadata": {"rules_version": self.metadata.rules_version},
+            "stages": self.stages.iter().map(|s| serde_json::json!({"name": s.name, "config": s.config})).collect::<Vec<_>>(),
+        });
+        Sha256::digest(serde_json::to_vec(&canonical).expect("plain JSON values serialize")).into()
     }
 }
 

@@ -36,6 +36,8 @@ impl std::fmt::Display for Failure {
     }
 }
 
+impl std::error::Error for Failure {}
+
 /// A live, sandboxed instance of a module.
 pub struct Instance {
     store: Store<Sandbox>,

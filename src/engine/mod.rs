@@ -3,6 +3,7 @@
 //! epoch clock that bounds every call.
 
 pub mod bindings;
+mod conversions;
 mod instance;
 mod sandbox;
 
@@ -82,11 +83,11 @@ impl Engine {
                 ),
             }
         }
-        let wasm = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let wasm = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(e.into()))?;
         let mut linker = Linker::new(&wasm);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Engine(e.into()))?;
         bindings::RuleModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
-            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+            .map_err(|e| Error::Engine(e.into()))?;
         let ticker = EpochTicker::start(wasm.clone());
         Ok(Arc::new(Engine { wasm, linker, compiled: Mutex::new(HashMap::new()), _ticker: ticker }))
     }
@@ -118,25 +119,23 @@ impl Engine {
                         message: format!(
                             "not a valid rule component: not a WebAssembly file (it starts with {start:?}); build modules with `cargo xtask modules`"
                         ),
+                        source: None,
                     });
                 }
-                let component = Component::new(&self.wasm, bytes).map_err(|e| Error::Module {
-                    path: origin.to_path_buf(),
-                    message: format!("not a valid rule component: {}", one_line(&format!("{e:#}"))),
-                })?;
+                let component = Component::new(&self.wasm, bytes)
+                    .map_err(|e| Error::module(origin, "not a valid rule component", e))?;
                 self.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(hash.clone(), component.clone());
                 component
             }
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| Error::Module {
-            path: origin.to_path_buf(),
-            message: format!("imports something the host does not provide ({e:#}); rule modules may import only WASI and firehose:rules/host"),
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let message =
+                "imports something the host does not provide; rule modules may import only WASI and firehose:rules/host";
+            Error::module(origin, message, e)
         })?;
-        let pre = bindings::RuleModulePre::new(pre).map_err(|e| Error::Module {
-            path: origin.to_path_buf(),
-            message: format!(
-                "does not implement the firehose:rules/rule-module world ({e:#}); build it with the firehose SDK"
-            ),
+        let pre = bindings::RuleModulePre::new(pre).map_err(|e| {
+            let message = "does not implement the firehose:rules/rule-module world; build it with the firehose SDK";
+            Error::module(origin, message, e)
         })?;
         Ok(CompiledModule { pre, hash })
     }
@@ -145,11 +144,6 @@ impl Engine {
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasm
     }
-}
-
-/// `text` with every run of whitespace made one space (wasmtime's errors span lines).
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Lower-case hex of `bytes`.

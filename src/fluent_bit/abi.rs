@@ -184,7 +184,7 @@ unsafe extern "C" fn init(ins: *mut c_void, _config: *mut c_void, _data: *mut c_
                 0
             }
             Err(e) => {
-                print(LOG_ERROR, &format!("cannot start: {e}"));
+                print(LOG_ERROR, &format!("cannot start: {}", crate::error::report(&e)));
                 -1
             }
         }
@@ -246,7 +246,7 @@ unsafe extern "C" fn filter(
                 MODIFIED
             }
             Err(e) => {
-                print(LOG_WARN, &e);
+                print(LOG_WARN, &crate::error::report(&e));
                 NOTOUCH
             }
         }

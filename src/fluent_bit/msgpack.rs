@@ -8,8 +8,10 @@
 
 use std::ops::Range;
 
-use firehose_sdk::json::{self, Event, tape};
+use firehose_json::{self as json, Event, tape};
 use rmp::Marker;
+
+use crate::emit::Stamp;
 
 /// A problem decoding a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,23 +28,29 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+impl std::error::Error for DecodeError {}
+
 fn fail<T>(offset: usize, message: &'static str) -> Result<T, DecodeError> {
     Err(DecodeError { offset, message })
+}
+
+/// A log record: its header (`[time, metadata]` array, or the bare time of the legacy
+/// form) and its body map, as byte ranges of the chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The whole record.
+    pub span: Range<usize>,
+    /// Header bytes, copied unchanged into the output.
+    pub header: Range<usize>,
+    /// The body map.
+    pub body: Range<usize>,
 }
 
 /// One record of a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// A log record: its header (`[time, metadata]` array, or the bare time of the
-    /// legacy form) and its body map, as byte ranges of the chunk.
-    Log {
-        /// The whole record.
-        span: Range<usize>,
-        /// Header bytes, copied unchanged into the output.
-        header: Range<usize>,
-        /// The body map.
-        body: Range<usize>,
-    },
+    /// A log record.
+    Log(LogRecord),
     /// A group start/end marker, or a record that is not a log record: passed through.
     Other {
         /// The whole record.
@@ -80,11 +88,11 @@ pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
             if is_group_marker || !body_is_map {
                 Record::Other { span: start..r.pos }
             } else {
-                Record::Log { span: start..r.pos, header, body: body_start..r.pos }
+                Record::Log(LogRecord { span: start..r.pos, header, body: body_start..r.pos })
             }
         };
         pos = match &record {
-            Record::Log { span, .. } | Record::Other { span } => span.end,
+            Record::Log(LogRecord { span, .. }) | Record::Other { span } => span.end,
         };
         out.push(record);
     }
@@ -161,6 +169,26 @@ pub fn encode_record(header: &[u8], body: &Event<'_>, out: &mut Vec<u8>) {
     out.push(0x92);
     out.extend_from_slice(header);
     from_json(body, 0, out);
+}
+
+/// Appends a record with `header` (copied) and the JSON event `body` as msgpack, with
+/// `stamp`'s member added (replacing a member of that name).
+pub fn encode_record_stamped(header: &[u8], body: &Event<'_>, stamp: &Stamp, out: &mut Vec<u8>) {
+    let Some(key) = stamp.key() else {
+        encode_record(header, body, out);
+        return;
+    };
+    out.push(0x92);
+    out.extend_from_slice(header);
+    let root = body.root();
+    let kept = root.members().filter(|(k, _)| !k.is(key)).count();
+    let _ = rmp::encode::write_map_len(out, kept as u32 + 1);
+    for (k, value) in root.members().filter(|(k, _)| !k.is(key)) {
+        write_str(out, &k.as_str());
+        from_json(body, value.entry(), out);
+    }
+    write_str(out, key);
+    out.extend_from_slice(stamp.msgpack_value());
 }
 
 /// Appends the JSON value at tape entry `entry` of `event` as msgpack.
@@ -442,14 +470,14 @@ mod tests {
         assert_eq!(records.len(), 4);
         assert!(matches!(records[0], Record::Other { .. }));
         assert!(matches!(records[3], Record::Other { .. }));
-        let Record::Log { header, body: b, .. } = &records[1] else { panic!() };
+        let Record::Log(LogRecord { header, body: b, .. }) = &records[1] else { panic!() };
         assert_eq!(
             &chunk[header.clone()],
             &mp(&Mp::Array(vec![event_time(7, 5), Mp::Map(vec![(Mp::from("m"), Mp::from(1))])]))[..]
         );
         assert_eq!(&chunk[b.clone()], &mp(&body)[..]);
         assert_eq!(record_time(&chunk[header.clone()]), Some(7.000_000_005));
-        let Record::Log { header, .. } = &records[2] else { panic!() };
+        let Record::Log(LogRecord { header, .. }) = &records[2] else { panic!() };
         assert_eq!(&chunk[header.clone()], &mp(&Mp::from(1_700_000_000u64))[..]);
         assert_eq!(record_time(&chunk[header.clone()]), Some(1_700_000_000.0));
     }
@@ -520,7 +548,7 @@ mod tests {
         chunk.extend(std::iter::repeat_n(0x91, 1_000_000));
         chunk.push(0xc0);
         let split = records(&chunk).unwrap();
-        let [Record::Log { body, .. }] = &split[..] else { panic!("one log record") };
+        let [Record::Log(LogRecord { body, .. })] = &split[..] else { panic!("one log record") };
         let error = to_json(&chunk[body.clone()], &mut Vec::new()).unwrap_err();
         assert!(error.to_string().contains("nesting too deep"), "{error}");
         assert!(records(&chunk[..chunk.len() - 1]).is_err(), "truncated");

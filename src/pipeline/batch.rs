@@ -1,7 +1,7 @@
 //! Events stored back to back with their tapes: the form a batch takes between stages
 //! and across the WebAssembly boundary (one copy in, whatever the event count).
 
-use firehose_sdk::json::Event;
+use firehose_json::Event;
 
 /// A batch of valid events, each one JSON object, with the host-built tape of each.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub struct Events {
     pub data: Vec<u8>,
     /// End offset of each event in `data`.
     pub ends: Vec<u32>,
-    /// All events' tapes (see `firehose_sdk::json::tape`).
+    /// All events' tapes (see `firehose_json::tape`).
     pub tape: Vec<u32>,
     /// End of each event's tape in `tape`.
     pub tape_ends: Vec<u32>,
@@ -98,7 +98,7 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firehose_sdk::json::tape_of;
+    use firehose_json::tape_of;
 
     #[test]
     fn stores_and_slices_events_with_their_tapes() {

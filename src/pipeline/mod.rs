@@ -6,8 +6,8 @@
 //! that exists is known to load and configure. The configured instances are kept in
 //! a pool that runners take from, so the first batch pays no set-up cost.
 
+mod backend;
 mod batch;
-pub mod native;
 mod outcome;
 mod runner;
 
@@ -16,14 +16,16 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+pub use backend::{Backend, Components};
 pub use batch::Events;
 pub use outcome::{BatchOutcome, Counts, DeadLetter, Dropped};
 pub use runner::Runner;
 
-use crate::Error;
 use crate::config::PipelineConfig;
+use crate::emit::Stamp;
 use crate::engine::bindings::firehose::rules::types as wit;
 use crate::engine::{CompiledModule, Engine, Instance, Limits};
+use crate::error::{Error, StageError};
 
 /// One stage of a built pipeline.
 pub struct Stage {
@@ -46,6 +48,11 @@ impl Stage {
         &self.label
     }
 
+    /// The configuration handed to the module (JSON text, references resolved).
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
     /// SHA-256 of the module's bytes.
     pub fn module_hash(&self) -> &str {
         &self.module.hash
@@ -61,6 +68,7 @@ pub struct Pipeline {
     engine: Arc<Engine>,
     stages: Vec<Stage>,
     context_stages: Vec<wit::StageInfo>,
+    stamp: Stamp,
     pool: Mutex<Vec<Vec<Option<Instance>>>>,
 }
 
@@ -79,16 +87,17 @@ impl Pipeline {
         for stage in &config.stages {
             let bytes = std::fs::read(&stage.module).map_err(|e| Error::Module {
                 path: stage.module.clone(),
-                message: format!("cannot read the module file: {e} (build modules with `cargo xtask modules`)"),
+                message: "cannot read the module file (build modules with `cargo xtask modules`)".into(),
+                source: Some(e.into()),
             })?;
             let module = engine.compile(&bytes, &stage.module)?;
             id.update(module.hash.as_bytes());
             let stage_error =
-                |message: String| Error::Stage { stage: stage.name.clone(), module: stage.module.clone(), message };
+                |source: StageError| Error::Stage { stage: stage.name.clone(), module: stage.module.clone(), source };
             let provisional: Arc<str> = Arc::from(stage.name.as_str());
             let mut instance = Instance::new(engine, &module, provisional, config.limits)
-                .map_err(|f| stage_error(format!("cannot start the module: {f}")))?;
-            let info = instance.describe().map_err(|f| stage_error(format!("`describe` failed: {f}")))?;
+                .map_err(|f| stage_error(StageError::Start(f)))?;
+            let info = instance.describe().map_err(|f| stage_error(StageError::Describe(f)))?;
             let label: Arc<str> = Arc::from(format!("{} ({}@{})", stage.name, info.name, info.version));
             instance.set_label(label.clone());
             configure(&mut instance, &stage.config).map_err(stage_error)?;
@@ -104,20 +113,15 @@ impl Pipeline {
             });
         }
         let id: Arc<str> = Arc::from(crate::engine::hex(&id.finalize()[..8]));
-        let context_stages = stages
-            .iter()
-            .map(|s| wit::StageInfo {
-                stage: s.name.clone(),
-                module: s.module_name.clone(),
-                version: s.module_version.clone(),
-            })
-            .collect();
+        let context_stages = stages.iter().map(wit::StageInfo::from).collect();
+        let stamp = Stamp::rules_version(&config.metadata, &id);
         Ok(Arc::new(Pipeline {
             config,
             id,
             engine: engine.clone(),
             stages,
             context_stages,
+            stamp,
             pool: Mutex::new(vec![instances]),
         }))
     }
@@ -132,29 +136,17 @@ impl Pipeline {
         self.config.limits
     }
 
+    /// What the host adds to each delivered event processed by this version (its
+    /// `firehose_metadata.rules_version`, unless the pipeline turned that off).
+    pub fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+
     /// A runner for this version, taking configured instances from the pool.
     pub fn runner(self: &Arc<Self>) -> Runner {
         let instances = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let instances = instances.unwrap_or_else(|| self.stages.iter().map(|_| None).collect());
-        Runner::new(self.clone(), instances)
-    }
-
-    /// A runner executing the same rules natively, without WebAssembly (the benchmark's
-    /// floor). Fails if a stage's module is not one linked into the host.
-    pub fn native_runner(self: &Arc<Self>) -> Result<Runner, Error> {
-        let mut rules = Vec::with_capacity(self.stages.len());
-        for stage in &self.stages {
-            let error = |message: String| Error::Stage {
-                stage: stage.name.clone(),
-                module: stage.module_path.clone(),
-                message,
-            };
-            let rule = native::native_rule(&stage.module_name, &stage.config)
-                .ok_or_else(|| error(format!("module `{}` has no native build in this host", stage.module_name)))?
-                .map_err(|e| error(e.to_string()))?;
-            rules.push(rule);
-        }
-        Ok(Runner::native(self.clone(), rules))
+        Runner::new(self.clone(), Components::new(self.clone(), instances))
     }
 
     /// Makes sure the pool holds at least `count` configured instance sets, so that
@@ -167,10 +159,10 @@ impl Pipeline {
             }
             let mut set = Vec::with_capacity(self.stages.len());
             for s in 0..self.stages.len() {
-                set.push(Some(self.instantiate(s).map_err(|message| Error::Stage {
+                set.push(Some(self.instantiate(s).map_err(|source| Error::Stage {
                     stage: self.stages[s].name.clone(),
                     module: self.stages[s].module_path.clone(),
-                    message,
+                    source,
                 })?));
             }
             self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(set);
@@ -178,24 +170,23 @@ impl Pipeline {
     }
 
     /// A new configured instance of stage `s`.
-    fn instantiate(&self, s: usize) -> Result<Instance, String> {
+    fn instantiate(&self, s: usize) -> Result<Instance, StageError> {
         let stage = &self.stages[s];
         let mut instance = Instance::new(&self.engine, &stage.module, stage.label.clone(), self.config.limits)
-            .map_err(|f| format!("cannot start the module: {f}"))?;
+            .map_err(StageError::Start)?;
         configure(&mut instance, &stage.config)?;
         Ok(instance)
     }
 
-    fn give_back(&self, instances: Vec<Option<Instance>>) {
+    pub(super) fn give_back(&self, instances: Vec<Option<Instance>>) {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(instances);
     }
 }
 
-fn configure(instance: &mut Instance, config: &str) -> Result<(), String> {
+fn configure(instance: &mut Instance, config: &str) -> Result<(), StageError> {
     match instance.configure(config) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(refusal)) if refusal.field.is_empty() => Err(format!("config: {}", refusal.message)),
-        Ok(Err(refusal)) => Err(format!("config field `{}`: {}", refusal.field, refusal.message)),
-        Err(failure) => Err(format!("`configure` failed: {failure}")),
+        Ok(Err(refusal)) => Err(StageError::from(refusal)),
+        Err(failure) => Err(StageError::Configure(failure)),
     }
 }

@@ -16,35 +16,34 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use firehose_sdk::json::{self, Applier, Edit, EditAction};
-use firehose_sdk::{Output, Verdict};
+use firehose_json::{self as json, Applier, Edit, Output, Verdict};
 
-use super::native::NativeRule;
+use super::backend::{Backend, Components};
 use super::{BatchOutcome, DeadLetter, Dropped, Events, Pipeline};
 use crate::engine::bindings::firehose::rules::types as wit;
-use crate::engine::{Failure, FailureKind, Instance};
+use crate::engine::{Failure, FailureKind};
 
 /// Most extra calls spent isolating failing events in one stage of one batch.
 const ISOLATION_BUDGET: u32 = 64;
 
-/// Runs batches through one pipeline version. Holds one configured instance per
-/// stage; a runner belongs to one thread at a time.
+/// Runs batches through one pipeline version, with one configured instance per stage
+/// (its [`Backend`]); a runner belongs to one thread at a time.
 pub struct Runner {
     pipeline: Arc<Pipeline>,
-    instances: Vec<Option<Instance>>,
-    /// Set for a runner that executes the rules natively instead of as components.
-    native: Option<Vec<Box<dyn NativeRule>>>,
+    backend: Box<dyn Backend>,
     applier: Applier,
     tape: Vec<u32>,
 }
 
 impl Runner {
-    pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>) -> Runner {
-        Runner { pipeline, instances, native: None, applier: Applier::new(), tape: Vec::new() }
+    pub(super) fn new(pipeline: Arc<Pipeline>, components: Components) -> Runner {
+        Runner::with_backend(pipeline, Box::new(components))
     }
 
-    pub(super) fn native(pipeline: Arc<Pipeline>, rules: Vec<Box<dyn NativeRule>>) -> Runner {
-        Runner { pipeline, instances: Vec::new(), native: Some(rules), applier: Applier::new(), tape: Vec::new() }
+    /// A runner executing the stages of `pipeline` with `backend` (the benchmark runs
+    /// the same rules natively this way).
+    pub fn with_backend(pipeline: Arc<Pipeline>, backend: Box<dyn Backend>) -> Runner {
+        Runner { pipeline, backend, applier: Applier::new(), tape: Vec::new() }
     }
 
     /// The version this runner runs.
@@ -193,42 +192,12 @@ impl Runner {
         }
     }
 
-    /// One call into stage `s`, creating its instance first if needed. A failed call
-    /// discards the instance.
+    /// One call into stage `s`; an answer that breaks the contract fails the call, and
+    /// a failed call discards the stage's instance.
     fn call(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Result<Output, Failure> {
-        if let Some(rules) = &mut self.native {
-            let ctx = firehose_sdk::Context {
-                now_unix_ms: context.now_unix_ms,
-                batch_id: context.batch_id.clone(),
-                pipeline_version: context.pipeline_version.clone(),
-                stages: context
-                    .stages
-                    .iter()
-                    .map(|s| firehose_sdk::StageInfo {
-                        stage: s.stage.clone(),
-                        module: s.module.clone(),
-                        version: s.version.clone(),
-                    })
-                    .collect(),
-            };
-            let mut out = Output::new();
-            let batch = firehose_sdk::Batch::new(&events.data, &events.ends, &events.tape, &events.tape_ends);
-            rules[s].process(&batch, &ctx, &mut out);
-            return checked_native(out, events.len());
-        }
-        let instance = match &mut self.instances[s] {
-            Some(instance) => instance,
-            slot @ None => {
-                let fresh =
-                    self.pipeline.instantiate(s).map_err(|message| Failure { kind: FailureKind::Trap, message })?;
-                slot.insert(fresh)
-            }
-        };
-        let outcome = instance
-            .process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)
-            .and_then(|r| checked(r, events.len()));
+        let outcome = self.backend.call(s, events, context).and_then(|out| checked(out, events.len()));
         if outcome.is_err() {
-            self.instances[s] = None;
+            self.backend.discard(s);
         }
         outcome
     }
@@ -251,41 +220,9 @@ fn broken(message: String) -> Failure {
     Failure { kind: FailureKind::Trap, message }
 }
 
-/// Converts a component's answer, refusing answers that break the contract.
-fn checked(result: wit::BatchResult, expected: usize) -> Result<Output, Failure> {
-    if result.verdicts.len() != expected {
-        return Err(broken(format!("returned {} verdicts for {} events", result.verdicts.len(), expected)));
-    }
-    let verdicts = result
-        .verdicts
-        .into_iter()
-        .map(|verdict| match verdict {
-            wit::Verdict::Keep => Verdict::Keep,
-            wit::Verdict::Drop => Verdict::Drop,
-            wit::Verdict::Reject(reason) => Verdict::Reject(reason),
-            wit::Verdict::Replace(wit::Span { start, len }) => Verdict::Replace { start, len },
-            wit::Verdict::Edit(wit::Span { start, len }) => Verdict::Edit { first: start, count: len },
-        })
-        .collect();
-    let edits = result
-        .edits
-        .into_iter()
-        .map(|e| Edit {
-            entry: e.entry,
-            action: match e.action {
-                wit::EditAction::SetValue => EditAction::SetValue,
-                wit::EditAction::AddMember => EditAction::AddMember,
-                wit::EditAction::RemoveMember => EditAction::RemoveMember,
-            },
-            text_start: e.text.start,
-            text_len: e.text.len,
-        })
-        .collect();
-    checked_native(Output { verdicts, bytes: result.bytes, edits }, expected)
-}
-
-/// Checks that every verdict's ranges lie inside the answer.
-fn checked_native(out: Output, expected: usize) -> Result<Output, Failure> {
+/// Checks that there is one verdict per event and that every verdict's ranges lie
+/// inside the answer.
+fn checked(out: Output, expected: usize) -> Result<Output, Failure> {
     if out.verdicts.len() != expected {
         return Err(broken(format!("returned {} verdicts for {} events", out.verdicts.len(), expected)));
     }
@@ -302,12 +239,4 @@ fn checked_native(out: Output, expected: usize) -> Result<Output, Failure> {
         }
     }
     Ok(out)
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        if self.native.is_none() {
-            self.pipeline.give_back(std::mem::take(&mut self.instances));
-        }
-    }
 }

@@ -12,10 +12,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
+use super::forward::RetryReason;
 use super::{AppState, Delivery};
 use crate::Counts;
-use crate::emit::{self, Stamp};
+use crate::emit::{self, NdjsonSink};
 use crate::intake::{self, DecodeError, Intake};
+use crate::pass::LivePass;
 
 /// A batch after the pipeline, ready to forward.
 struct Processed {
@@ -26,7 +28,7 @@ struct Processed {
     /// Dead-letter lines for malformed records and rule rejections.
     dead_letters: Vec<u8>,
     counts: Counts,
-    version: String,
+    version: Arc<str>,
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
@@ -78,8 +80,7 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
     // Dead letters first: if they cannot be stored the sender retries the whole batch,
     // and nothing has been delivered yet that a retry would deliver twice.
     if let Err(e) = state.dead_letters.store(processed.dead_letters).await {
-        log::error!("{e}; asking the sender to retry");
-        return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
+        return dead_letters_failed(&e);
     }
     let mut counts = processed.counts;
     let mut refused = None;
@@ -90,9 +91,12 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
         match delivery {
             Delivery::Accepted => state.metrics.downstream(seconds, None),
             Delivery::Retry(reason) => {
-                state
-                    .metrics
-                    .downstream(seconds, Some(if reason.contains("did not answer") { "timeout" } else { "retryable" }));
+                let kind = match reason {
+                    RetryReason::Timeout { .. } => "timeout",
+                    _ => "retryable",
+                };
+                state.metrics.downstream(seconds, Some(kind));
+                let reason = crate::error::report(&reason);
                 log::warn!("not delivered, asking the sender to retry: {reason}");
                 return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": reason, "retry": true}));
             }
@@ -108,8 +112,7 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
                 }
                 // Failing here, the retry re-sends a batch the downstream refuses: no duplicate.
                 if let Err(e) = state.dead_letters.store(dead_letters).await {
-                    log::error!("{e}; asking the sender to retry");
-                    return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e, "retry": true}));
+                    return dead_letters_failed(&e);
                 }
                 counts.dead_lettered += counts.delivered;
                 counts.delivered = 0;
@@ -117,13 +120,13 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
             }
         }
     }
-    state.metrics.events(counts.events_in, counts.delivered, counts.dropped, counts.dead_lettered);
+    state.metrics.events(&counts);
     let summary = json!({
         "events_in": counts.events_in,
         "delivered": counts.delivered,
         "dropped": counts.dropped,
         "dead_lettered": counts.dead_lettered,
-        "rules_version": processed.version,
+        "rules_version": &*processed.version,
     });
     match refused {
         // Not retriable: the sender marks the batch failed, and it is in the dead letters.
@@ -151,23 +154,23 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
     })?;
     let mut intake = Intake::default();
     intake::any(&decoded, &mut intake);
-    let pipeline = state.live.current();
-    let mut runner = pipeline.runner();
-    let outcome = runner.run(&intake.events);
-    let stamp = Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version);
-    let mut output = Vec::new();
-    emit::ndjson(&outcome.delivered, &stamp, &mut output);
-    let mut dead_letters = Vec::new();
-    for letter in emit::batch_letters(&intake, &outcome) {
-        letter.write(&mut dead_letters);
-    }
-    let stages: Vec<(String, f64)> =
-        pipeline.stages().iter().zip(&outcome.stage_seconds).map(|(s, t)| (s.name.clone(), *t)).collect();
-    state.metrics.batch(intake.records(), &stages);
-    let mut counts = outcome.counts();
-    counts.add_unreadable(intake.malformed.len());
-    let lines = outcome.origin.iter().map(|&i| intake.lines[i as usize]).collect();
-    Ok(Processed { output: Bytes::from(output), lines, dead_letters, counts, version: pipeline.id.to_string() })
+    let passed = LivePass::new(&state.live).with_metrics(state.metrics.clone()).run(intake);
+    let mut sink = NdjsonSink::default();
+    let Ok(counts) = passed.deliver(&mut sink);
+    Ok(Processed {
+        output: Bytes::from(sink.events),
+        lines: sink.lines,
+        dead_letters: sink.dead_letters,
+        counts,
+        version: passed.version().id.clone(),
+    })
+}
+
+/// The answer when dead letters cannot be stored: the sender retries the batch.
+fn dead_letters_failed(error: &super::DeadLetterError) -> Response {
+    let error = crate::error::report(error);
+    log::error!("{error}; asking the sender to retry");
+    answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": error, "retry": true}))
 }
 
 /// Decrements the in-flight gauge when the request ends, however it ends.

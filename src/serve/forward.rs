@@ -10,12 +10,12 @@ use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
 /// How a downstream answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Delivery {
     /// 2xx: the batch is delivered.
     Accepted,
     /// Unreachable, timed out, 5xx, 408 or 429: the sender should retry the batch.
-    Retry(String),
+    Retry(RetryReason),
     /// Any other status: retrying will not help; the batch is dead-lettered.
     Refused {
         /// The status.
@@ -24,6 +24,52 @@ pub enum Delivery {
         body: String,
     },
 }
+
+/// Why a batch was not delivered but may be on a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryReason {
+    /// No connection, or the exchange broke off.
+    #[error("downstream {uri} unreachable")]
+    Unreachable {
+        /// The downstream.
+        uri: Uri,
+        /// What the client said.
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    /// No answer within the timeout.
+    #[error("downstream {uri} did not answer within {timeout:?}")]
+    Timeout {
+        /// The downstream.
+        uri: Uri,
+        /// How long it was given.
+        timeout: Duration,
+        /// The timer that ran out.
+        #[source]
+        source: tokio::time::error::Elapsed,
+    },
+    /// 5xx, 408 or 429.
+    #[error("downstream answered {status}: {body}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The start of its body.
+        body: String,
+    },
+    /// The request could not be made.
+    #[error("cannot build the request")]
+    Request(#[source] hyper::http::Error),
+    /// Compressing the batch failed.
+    #[error("compressing the batch failed")]
+    Compress(#[source] std::io::Error),
+}
+
+/// A downstream URL that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "forward URL `{0}` must be http:// (the sidecar talks to a Vector next to it; put TLS on the hop after Vector)"
+)]
+pub struct NotPlainHttp(pub Uri);
 
 /// A client for one downstream URL.
 #[derive(Clone)]
@@ -36,11 +82,9 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// A forwarder posting to `uri` (`http://` only) and waiting at most `timeout`.
-    pub fn new(uri: Uri, gzip: bool, timeout: Duration) -> Result<Forwarder, String> {
+    pub fn new(uri: Uri, gzip: bool, timeout: Duration) -> Result<Forwarder, NotPlainHttp> {
         if uri.scheme_str() != Some("http") {
-            return Err(format!(
-                "forward URL `{uri}` must be http:// (the sidecar talks to a Vector next to it; put TLS on the hop after Vector)"
-            ));
+            return Err(NotPlainHttp(uri));
         }
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build_http();
         Ok(Forwarder { client, uri, gzip, timeout })
@@ -58,26 +102,31 @@ impl Forwarder {
             request = request.header("content-encoding", "gzip");
             match gzip(&ndjson) {
                 Ok(compressed) => Bytes::from(compressed),
-                Err(e) => return Delivery::Retry(format!("compressing the batch failed: {e}")),
+                Err(e) => return Delivery::Retry(RetryReason::Compress(e)),
             }
         } else {
             ndjson
         };
         let request = match request.body(Full::new(body)) {
             Ok(request) => request,
-            Err(e) => return Delivery::Retry(format!("cannot build the request: {e}")),
+            Err(e) => return Delivery::Retry(RetryReason::Request(e)),
         };
         let exchange = async {
-            let response =
-                self.client.request(request).await.map_err(|e| format!("downstream {} unreachable: {e}", self.uri))?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|source| RetryReason::Unreachable { uri: self.uri.clone(), source })?;
             let status = response.status();
             // Keep only the start of an error body; drain it so the connection can be reused.
             let body =
                 Limited::new(response.into_body(), 64 * 1024).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            Ok::<_, String>((status, body))
+            Ok::<_, RetryReason>((status, body))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => Delivery::Retry(format!("downstream {} did not answer within {:?}", self.uri, self.timeout)),
+            Err(source) => {
+                Delivery::Retry(RetryReason::Timeout { uri: self.uri.clone(), timeout: self.timeout, source })
+            }
             Ok(Err(e)) => Delivery::Retry(e),
             Ok(Ok((status, body))) => classify(status, &body),
         }
@@ -88,7 +137,7 @@ fn classify(status: StatusCode, body: &[u8]) -> Delivery {
     let text = || String::from_utf8_lossy(&body[..body.len().min(500)]).trim().to_string();
     match status.as_u16() {
         200..=299 => Delivery::Accepted,
-        408 | 429 | 500..=599 => Delivery::Retry(format!("downstream answered {status}: {}", text())),
+        408 | 429 | 500..=599 => Delivery::Retry(RetryReason::Status { status, body: text() }),
         other => Delivery::Refused { status: other, body: text() },
     }
 }
@@ -106,21 +155,20 @@ mod tests {
 
     #[test]
     fn classifies_answers_like_vectors_http_sink_retries() {
-        assert_eq!(classify(StatusCode::OK, b""), Delivery::Accepted);
-        assert_eq!(classify(StatusCode::NO_CONTENT, b""), Delivery::Accepted);
+        assert!(matches!(classify(StatusCode::OK, b""), Delivery::Accepted));
+        assert!(matches!(classify(StatusCode::NO_CONTENT, b""), Delivery::Accepted));
         for retry in [408, 429, 500, 501, 503] {
-            assert!(matches!(classify(StatusCode::from_u16(retry).unwrap(), b"x"), Delivery::Retry(_)), "{retry}");
+            let delivery = classify(StatusCode::from_u16(retry).unwrap(), b"x");
+            assert!(matches!(delivery, Delivery::Retry(RetryReason::Status { .. })), "{retry}");
         }
-        assert_eq!(
-            classify(StatusCode::BAD_REQUEST, b" bad json "),
-            Delivery::Refused { status: 400, body: "bad json".into() }
-        );
+        let refused = classify(StatusCode::BAD_REQUEST, b" bad json ");
+        assert!(matches!(refused, Delivery::Refused { status: 400, ref body } if body == "bad json"), "{refused:?}");
     }
 
     #[test]
     fn only_plain_http_downstreams() {
         let https: Uri = "https://example.com/".parse().unwrap();
         let error = Forwarder::new(https, false, Duration::from_secs(1)).err().unwrap();
-        assert!(error.contains("must be http://"), "{error}");
+        assert!(error.to_string().contains("must be http://"), "{error}");
     }
 }

@@ -18,7 +18,6 @@
 mod dead_letters;
 mod events;
 mod forward;
-mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,9 +32,10 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-pub use dead_letters::DeadLetters;
-pub use forward::{Delivery, Forwarder};
-pub use metrics::Metrics;
+pub use dead_letters::{BadTarget, DeadLetterError, DeadLetters};
+pub use forward::{Delivery, Forwarder, NotPlainHttp, RetryReason};
+
+use crate::metrics::Metrics;
 
 use crate::reload::{Live, ReloadOutcome, Watcher};
 
@@ -58,6 +58,17 @@ pub struct ServeOptions {
     pub downstream_timeout: Duration,
 }
 
+/// Why the sidecar cannot start with its options.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The downstream URL cannot be used.
+    #[error(transparent)]
+    Forward(#[from] NotPlainHttp),
+    /// The dead-letter target cannot be used.
+    #[error(transparent)]
+    DeadLetters(#[from] BadTarget),
+}
+
 /// Shared by every request.
 pub struct AppState {
     live: Arc<Live>,
@@ -65,14 +76,18 @@ pub struct AppState {
     forwarder: Forwarder,
     dead_letters: DeadLetters,
     slots: Arc<Semaphore>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     options: ServeOptions,
     shutting_down: AtomicBool,
 }
 
 impl AppState {
     /// State for serving `live` with `options`; `watcher` enables `/admin/reload`.
-    pub fn new(live: Arc<Live>, watcher: Option<Arc<Watcher>>, options: ServeOptions) -> Result<Arc<AppState>, String> {
+    pub fn new(
+        live: Arc<Live>,
+        watcher: Option<Arc<Watcher>>,
+        options: ServeOptions,
+    ) -> Result<Arc<AppState>, SetupError> {
         let forwarder = Forwarder::new(options.forward.clone(), options.forward_gzip, options.downstream_timeout)?;
         let dead_letters = DeadLetters::parse(&options.dead_letters)?;
         Ok(Arc::new(AppState {
@@ -81,7 +96,7 @@ impl AppState {
             forwarder,
             dead_letters,
             slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
-            metrics: Metrics::new(),
+            metrics: Arc::new(Metrics::new()),
             options,
             shutting_down: AtomicBool::new(false),
         }))

@@ -107,7 +107,7 @@ pub fn load_error(yaml: &str) -> String {
     let path = dir.pipeline(yaml);
     match Pipeline::load(&engine(), &path) {
         Ok(_) => panic!("pipeline should have been refused"),
-        Err(e) => e.to_string(),
+        Err(e) => firehose::error::report(&e),
     }
 }
 

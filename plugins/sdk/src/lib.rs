@@ -3,7 +3,7 @@
 //! A rule module is a WebAssembly component implementing `wit/rules.wit`. With this
 //! crate a module is a type implementing [`Rule`] plus one [`export_rule!`] line. The
 //! same crate provides what rules need to be fast: lazy JSON lookups and byte splicing
-//! ([`json`]), PII detectors and masks ([`pii`]), globs ([`matching`]), and
+//! ([`json`], the engine the host shares), PII detectors and masks ([`pii`]), globs ([`matching`]), and
 //! configuration parsing with field-precise errors ([`config`]).
 #![deny(missing_docs)]
 
@@ -12,7 +12,6 @@ extern crate self as firehose_sdk;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 pub mod guest;
-pub mod json;
 pub mod log;
 pub mod matching;
 pub mod pii;
@@ -24,8 +23,13 @@ pub mod testing;
 /// text anywhere in the event?" often saves a scan.
 pub use memchr::memmem;
 
+/// Reading and editing events as JSON bytes through the host's tape (the
+/// `firehose-json` crate, shared with the host).
+pub use firehose_json as json;
+
 pub use config::ConfigError;
-pub use rule::{Batch, Context, Edits, ModuleInfo, Output, Rule, StageInfo, Text, Verdict};
+pub use json::{Edits, Output, Text, Verdict};
+pub use rule::{Batch, Context, ModuleInfo, Rule, StageInfo};
 pub use simple::{Decision, EventMut};
 
 /// [`ModuleInfo`] for the calling crate, from its `Cargo.toml` name, version and description.

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::ConfigError;
+use crate::Output;
 use crate::json::{self, EditAction, Event, Kind, Path, Segment, Selector, Value};
-use crate::rule::Output;
 
 /// What becomes of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]

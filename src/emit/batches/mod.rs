@@ -19,16 +19,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use firehose_sdk::json::Event;
-use serde_json::{Map, Value, json};
+use firehose_json::Event;
+use serde_json::json;
 
-pub use template::{Missing, Template, event_time, safe};
+pub use template::{Missing, Template, TemplateError, event_time, safe};
 
-use super::Stamp;
+use super::stamp::{Field, Stamp};
 use crate::Error;
 use crate::config::{Compression, Framing, OutputConfig, TimeSource};
+use crate::emit::Letter;
+use crate::error::report;
 use crate::intake::Intake;
+use crate::pass::{Delivered, Placed, Sink};
 use crate::pipeline::Events;
+
+/// The member batches stamp on each event.
+const METADATA: &str = "firehose_metadata";
 
 /// At most what `firehose_metadata` adds to an event (version, batch id, sequence,
 /// delivery time, framing), counted in batch sizes so objects stay within the hint.
@@ -56,15 +62,6 @@ struct Open {
     errors: bool,
 }
 
-/// Where [`BatchWriter::add`] put an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placed {
-    /// In its partition.
-    Partition,
-    /// Under the error prefix, with the reason (no partition key, too many partitions).
-    ErrorPrefix,
-}
-
 /// Groups events into batches and writes them under a directory.
 pub struct BatchWriter {
     dir: PathBuf,
@@ -82,9 +79,9 @@ impl BatchWriter {
     /// A writer into `dir` with `config`'s layout and buffering.
     pub fn new(dir: &Path, config: OutputConfig) -> Result<BatchWriter, Error> {
         let fail = |message: String| Error::Pipeline { path: dir.to_path_buf(), message };
-        let prefix = Template::parse(&config.prefix).map_err(|e| fail(format!("output.prefix: {e}")))?;
+        let prefix = Template::parse(&config.prefix).map_err(|e| fail(format!("output.prefix: {}", report(&e))))?;
         let error_prefix =
-            Template::parse(&config.error_prefix).map_err(|e| fail(format!("output.error_prefix: {e}")))?;
+            Template::parse(&config.error_prefix).map_err(|e| fail(format!("output.error_prefix: {}", report(&e))))?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         Ok(BatchWriter {
             dir: dir.to_path_buf(),
@@ -109,8 +106,8 @@ impl BatchWriter {
     }
 
     /// Adds a delivered event, stamped with the rules `version` that processed it (if
-    /// given); says whether it went to its partition or, when it cannot be placed, to
-    /// the error prefix.
+    /// given); says whether it went to its partition ([`Placed::Delivered`]) or, when
+    /// it cannot be placed, to the error prefix with the reason.
     pub fn add(&mut self, event: &Event<'_>, version: Option<&Arc<str>>) -> std::io::Result<Placed> {
         let now = Utc::now();
         let time = match self.config.time_source {
@@ -127,15 +124,15 @@ impl BatchWriter {
                     self.config.max_open_partitions
                 );
                 self.add_error("partition-limit", &error_record(&reason, event.bytes()))?;
-                return Ok(Placed::ErrorPrefix);
+                return Ok(Placed::DeadLettered);
             }
             Err(Missing(reason)) => {
                 self.add_error("partition-key-missing", &error_record(&reason, event.bytes()))?;
-                return Ok(Placed::ErrorPrefix);
+                return Ok(Placed::DeadLettered);
             }
         };
         self.push(prefix, event, version.cloned(), false)?;
-        Ok(Placed::Partition)
+        Ok(Placed::Delivered)
     }
 
     /// Adds a dead-letter record (one JSON object) under the error prefix.
@@ -224,19 +221,21 @@ impl BatchWriter {
         if self.config.framing == Framing::JsonArray {
             body.push(b'[');
         }
+        let mut stamp = Stamp::none();
         for i in 0..open.events.len() {
             self.sequence += 1;
-            let mut fields = Map::new();
-            if let Some(version) = &open.versions[i] {
-                fields.insert("rules_version".into(), Value::String(version.to_string()));
-            }
-            fields.insert("batch_id".into(), Value::String(open.id.clone()));
-            fields.insert("sequence".into(), json!(self.sequence));
-            fields.insert("delivered_at".into(), Value::String(delivered_at.clone()));
+            let version = open.versions[i].as_deref();
+            let fields = [
+                ("rules_version", Field::Str(version.unwrap_or_default())),
+                ("batch_id", Field::Str(&open.id)),
+                ("sequence", Field::Uint(self.sequence)),
+                ("delivered_at", Field::Str(&delivered_at)),
+            ];
+            stamp.set_object(METADATA, if version.is_some() { &fields } else { &fields[1..] });
             if i > 0 && self.config.framing == Framing::JsonArray {
                 body.push(b',');
             }
-            Stamp::new(fields).apply(&open.events.event(i), &mut body);
+            stamp.apply(&open.events.event(i), &mut body);
             if self.config.framing == Framing::Ndjson {
                 body.push(b'\n');
             }
@@ -252,6 +251,24 @@ impl BatchWriter {
         self.stats.bytes += compressed.len() as u64;
         self.stats.batches += 1;
         Ok(())
+    }
+}
+
+/// Batches on disk as the sink of a batch pass: delivered events go to their
+/// partitions (stamped with their version unless the pipeline turned that off), dead
+/// letters under the error prefix as `rejected` or `malformed`.
+impl Sink for BatchWriter {
+    type Error = std::io::Error;
+
+    fn deliver(&mut self, delivered: Delivered<'_>) -> std::io::Result<Placed> {
+        let version = delivered.version.config.metadata.rules_version.then_some(&delivered.version.id);
+        self.add(&delivered.event, version)
+    }
+
+    fn dead_letter(&mut self, letter: Letter<'_>) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        letter.write(&mut line);
+        self.add_error(if letter.stage.is_some() { "rejected" } else { "malformed" }, &line)
     }
 }
 

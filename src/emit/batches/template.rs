@@ -2,7 +2,7 @@
 //! with values made safe to be parts of a path.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use firehose_sdk::json::{Event, Path};
+use firehose_json::{Event, Path};
 
 /// One piece of a template.
 #[derive(Debug, Clone)]
@@ -23,21 +23,48 @@ pub struct Template {
     pieces: Vec<Piece>,
 }
 
+/// Why a template cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `{{` with no `}}` after it.
+    #[error("template `{0}`: `{{{{` without `}}}}`")]
+    Unclosed(String),
+    /// A name that is neither a time part, a field nor a JSONPath.
+    #[error(
+        "template `{template}`: unknown `{{{{{name}}}}}` (use year, month, day, hour, minute, a field name or a JSONPath)"
+    )]
+    Unknown {
+        /// The template.
+        template: String,
+        /// The name between the braces.
+        name: String,
+    },
+    /// A JSONPath that does not parse.
+    #[error("template `{template}`")]
+    Path {
+        /// The template.
+        template: String,
+        /// Why the path is refused.
+        #[source]
+        source: firehose_json::PathError,
+    },
+}
+
 /// Why an event has no partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing(pub String);
 
 impl Template {
     /// Compiles `text`; unknown `{{…}}` names are refused.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut pieces = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find("{{") {
             if open > 0 {
                 pieces.push(Piece::Text(rest[..open].to_string()));
             }
-            let close =
-                rest[open..].find("}}").ok_or_else(|| format!("template `{text}`: `{{{{` without `}}}}`"))? + open;
+            let close = rest[open..].find("}}").ok_or_else(|| TemplateError::Unclosed(text.to_string()))? + open;
+            let path_error = |source| TemplateError::Path { template: text.to_string(), source };
             let name = rest[open + 2..close].trim();
             pieces.push(match name {
                 "year" => Piece::Year,
@@ -46,11 +73,13 @@ impl Template {
                 "hour" => Piece::Hour,
                 "minute" => Piece::Minute,
                 "error_type" => Piece::ErrorType,
-                path if path.starts_with('$') => Piece::Field(Path::parse(path).map_err(|e| format!("template `{text}`: {e}"))?),
+                path if path.starts_with('$') => Piece::Field(Path::parse(path).map_err(path_error)?),
                 field if !field.is_empty() && field.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') => {
-                    Piece::Field(Path::parse(&format!("$.{field}")).map_err(|e| format!("template `{text}`: {e}"))?)
+                    Piece::Field(Path::parse(&format!("$.{field}")).map_err(path_error)?)
                 }
-                other => return Err(format!("template `{text}`: unknown `{{{{{other}}}}}` (use year, month, day, hour, minute, a field name or a JSONPath)")),
+                other => {
+                    return Err(TemplateError::Unknown { template: text.to_string(), name: other.to_string() });
+                }
             });
             rest = &rest[close + 2..];
         }
@@ -114,7 +143,7 @@ pub fn event_time(event: &Event<'_>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firehose_sdk::json::tape_of;
+    use firehose_json::tape_of;
 
     fn render(template: &str, event: &str) -> Result<String, Missing> {
         let tape = tape_of(event.as_bytes()).unwrap();
@@ -147,7 +176,7 @@ mod tests {
 
     #[test]
     fn refuses_unknown_names() {
-        assert!(Template::parse("{{a b}}").unwrap_err().contains("unknown `{{a b}}`"));
+        assert!(Template::parse("{{a b}}").unwrap_err().to_string().contains("unknown `{{a b}}`"));
         assert!(Template::parse("{{year").is_err());
     }
 }

@@ -12,11 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use super::generate::Generator;
+use super::native;
 use crate::config::{PipelineConfig, StageConfig};
-use crate::emit::{self, Stamp};
+use crate::emit::NdjsonSink;
+use crate::emit::{Place, Stamp};
 use crate::engine::Engine;
-use crate::generate::Generator;
+use crate::fluent_bit::filter::ChunkPass;
 use crate::intake::{self, Intake};
+use crate::pass::{LivePass, Passed};
 use crate::{Error, Pipeline, Runner};
 
 /// What to measure.
@@ -173,7 +177,7 @@ pub fn run(
     let wasm = measure("pipeline (wasm components)", &workload, &pipeline, options.repeats, || Ok(pipeline.runner()))?;
     record(wasm.clone(), &mut rows);
     let native =
-        measure("pipeline (same rules, native)", &workload, &pipeline, options.repeats, || pipeline.native_runner())?;
+        measure("pipeline (same rules, native)", &workload, &pipeline, options.repeats, || native::runner(&pipeline))?;
     record(native.clone(), &mut rows);
 
     for stage in &config.stages {
@@ -181,7 +185,7 @@ pub fn run(
         let name = format!("stage `{}` alone (wasm)", stage.name);
         record(measure(&name, &workload, &alone, options.repeats, || Ok(alone.runner()))?, &mut rows);
         let name = format!("stage `{}` alone (native)", stage.name);
-        record(measure(&name, &workload, &alone, options.repeats, || alone.native_runner())?, &mut rows);
+        record(measure(&name, &workload, &alone, options.repeats, || native::runner(&alone))?, &mut rows);
     }
     let empty = Pipeline::build(engine, config.with_stages(Vec::new()))?;
     record(
@@ -215,14 +219,19 @@ pub fn run(
     })
 }
 
-fn run_batches(runner: &mut Runner, batches: &[Vec<u8>], stamp: &Stamp, out: &mut Vec<u8>) {
+/// What a front door does per batch, minus I/O: split and validate the NDJSON lines,
+/// run the batch pass (`run`), write the results as NDJSON into `sink`.
+fn pass_batch(text: &[u8], run: impl FnOnce(Intake) -> Passed, sink: &mut NdjsonSink) {
+    let mut intake = Intake::default();
+    intake::ndjson(text, 1, &mut intake);
+    sink.clear();
+    let Ok(_) = run(intake).deliver(sink);
+    std::hint::black_box(&sink.events);
+}
+
+fn run_batches(runner: &mut Runner, batches: &[Vec<u8>], sink: &mut NdjsonSink) {
     for text in batches {
-        let mut intake = Intake::default();
-        intake::ndjson(text, 1, &mut intake);
-        let outcome = runner.run(&intake.events);
-        out.clear();
-        emit::ndjson(&outcome.delivered, stamp, out);
-        std::hint::black_box(&out);
+        pass_batch(text, |intake| Passed::run(runner, intake), sink);
     }
 }
 
@@ -233,15 +242,15 @@ fn measure(
     repeats: usize,
     runner: impl Fn() -> Result<Runner, Error>,
 ) -> Result<Row, Error> {
-    let stamp = Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version);
+    debug_assert!(runner().is_ok_and(|r| Arc::ptr_eq(r.pipeline(), pipeline)));
     let mut runner = runner()?;
-    let mut out = Vec::new();
+    let mut sink = NdjsonSink::default();
     // Warm up: first calls fault in memory and fill caches.
-    run_batches(&mut runner, &workload.batches[..workload.batches.len().min(3)], &stamp, &mut out);
+    run_batches(&mut runner, &workload.batches[..workload.batches.len().min(3)], &mut sink);
     let mut best = f64::INFINITY;
     for _ in 0..repeats.max(1) {
         let started = Instant::now();
-        run_batches(&mut runner, &workload.batches, &stamp, &mut out);
+        run_batches(&mut runner, &workload.batches, &mut sink);
         best = best.min(started.elapsed().as_secs_f64());
     }
     Ok(Row { name: name.to_string(), threads: 1, events: workload.events, bytes: workload.bytes, seconds: best })
@@ -253,7 +262,6 @@ fn measure_threads(
     threads: usize,
     repeats: usize,
 ) -> Result<Row, Error> {
-    let stamp = Stamp::for_version(&pipeline.id, pipeline.config.metadata.rules_version);
     let mut best = f64::INFINITY;
     for _ in 0..repeats.max(1) {
         let next = AtomicUsize::new(0);
@@ -262,11 +270,11 @@ fn measure_threads(
             for _ in 0..threads {
                 scope.spawn(|| {
                     let mut runner = pipeline.runner();
-                    let mut out = Vec::new();
+                    let mut sink = NdjsonSink::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = workload.batches.get(i) else { break };
-                        run_batches(&mut runner, std::slice::from_ref(batch), &stamp, &mut out);
+                        run_batches(&mut runner, std::slice::from_ref(batch), &mut sink);
                     }
                 });
             }
@@ -402,7 +410,7 @@ pub fn measure_swaps(engine: &Arc<Engine>, pipeline_path: &Path, options: &Optio
 
 /// Per-batch latency (taking up the live version, running, encoding) on `threads`
 /// workers, and whether the batch took up a new version. Sorted by latency.
-fn batch_latencies(workload: &Workload, live: &crate::reload::Live, threads: usize) -> Vec<(f64, bool)> {
+fn batch_latencies(workload: &Workload, live: &Arc<crate::reload::Live>, threads: usize) -> Vec<(f64, bool)> {
     let next = AtomicUsize::new(0);
     let mut all = Vec::new();
     std::thread::scope(|scope| {
@@ -410,20 +418,15 @@ fn batch_latencies(workload: &Workload, live: &crate::reload::Live, threads: usi
             .map(|_| {
                 let next = &next;
                 scope.spawn(move || {
-                    let mut runner = live.current().runner();
-                    let mut stamp = Stamp::for_version(&runner.pipeline().id, true);
-                    let mut out = Vec::new();
+                    let mut pass = LivePass::new(live);
+                    let mut sink = NdjsonSink::default();
                     let mut latencies = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = workload.batches.get(i) else { break };
                         let started = Instant::now();
-                        let switched = !live.is_current(runner.pipeline());
-                        if switched {
-                            runner = live.current().runner();
-                            stamp = Stamp::for_version(&runner.pipeline().id, true);
-                        }
-                        run_batches(&mut runner, std::slice::from_ref(batch), &stamp, &mut out);
+                        let switched = pass.refresh();
+                        pass_batch(batch, |intake| pass.run(intake), &mut sink);
                         latencies.push((started.elapsed().as_secs_f64(), switched));
                     }
                     latencies
@@ -445,21 +448,45 @@ pub struct FluentBitReport {
     pub records: usize,
     /// Seconds for the plugin's path: one pipeline call per chunk.
     pub plugin: f64,
-    /// Seconds for filter_wasm's approach: one call per record with its JSON text.
+    /// Seconds for filter_wasm's approach: one call per record.
     pub per_record: f64,
     /// Seconds for the same rules natively, per chunk.
     pub native: f64,
 }
 
+/// A fixed runner with the plugin's default stamp, for the chunk path.
+struct FixedPass {
+    runner: Runner,
+    stamp: Stamp,
+}
+
+impl ChunkPass for FixedPass {
+    fn run(&mut self, intake: Intake) -> Passed {
+        Passed::run(&mut self.runner, intake)
+    }
+
+    fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+}
+
+impl FixedPass {
+    fn new(runner: Runner) -> FixedPass {
+        let stamp = Stamp::version_at(&Place::default(), &runner.pipeline().id);
+        FixedPass { runner, stamp }
+    }
+}
+
 /// Measures the Fluent Bit plugin's chunk path (msgpack → JSON → pipeline → msgpack)
-/// against one component call per record (what Fluent Bit's `filter_wasm` does) and
-/// against the same rules compiled natively, on the same v2 msgpack records.
+/// against the same path one record at a time (what Fluent Bit's `filter_wasm` does:
+/// one call per record) and against the same rules compiled natively, on the same v2
+/// msgpack records. All three run the plugin's own chunk code.
 pub fn measure_fluent_bit(
     engine: &Arc<Engine>,
     pipeline_path: &Path,
     options: &Options,
 ) -> Result<FluentBitReport, Error> {
-    use crate::fluent_bit::filter::Filter;
+    use crate::fluent_bit::filter::{Filter, filter_chunk};
     use crate::fluent_bit::msgpack;
 
     let records = options.events.min(50_000);
@@ -471,24 +498,39 @@ pub fn measure_fluent_bit(
         .map(|batch| {
             let mut chunk = Vec::new();
             for (i, line) in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-                let tape = firehose_sdk::json::tape_of(line).expect("generated events are valid");
+                let tape = firehose_json::tape_of(line).expect("generated events are valid");
                 let mut header = vec![0x92, 0xd7, 0x00];
                 header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
                 header.extend_from_slice(&0u32.to_be_bytes());
                 header.push(0x80);
-                msgpack::encode_record(&header, &firehose_sdk::json::Event::new(line, &tape), &mut chunk);
+                msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
             }
             chunk
         })
         .collect();
+    // The same records one per chunk, as filter_wasm sees them.
+    let singles: Vec<Vec<u8>> = chunks
+        .iter()
+        .flat_map(|chunk| {
+            let records = msgpack::records(chunk).expect("valid chunk");
+            records
+                .into_iter()
+                .map(|record| match record {
+                    msgpack::Record::Log(log) => chunk[log.span].to_vec(),
+                    msgpack::Record::Other { span } => chunk[span].to_vec(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let path = pipeline_path.display().to_string();
+    let dead_letters = std::env::temp_dir().join("firehose-bench-dead-letters.ndjson").display().to_string();
     let mut filter = Filter::start(|key: &str| match key {
         "pipeline" => Some(path.clone()),
         "watch" => Some("off".into()),
-        "dead_letter" => Some(std::env::temp_dir().join("firehose-bench-dead-letters.ndjson").display().to_string()),
+        "dead_letter" => Some(dead_letters.clone()),
         _ => None,
     })
-    .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: e })?;
+    .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: crate::error::report(&e) })?;
     let time = |f: &mut dyn FnMut()| {
         f();
         let mut best = f64::INFINITY;
@@ -504,42 +546,17 @@ pub fn measure_fluent_bit(
             std::hint::black_box(filter.process("bench", chunk).expect("valid chunk"));
         }
     });
-
-    // Per record, as filter_wasm: body → JSON text → one call → JSON text → msgpack.
     let pipeline = Pipeline::load(engine, pipeline_path)?;
-    let mut runner = pipeline.runner();
-    let mut native = pipeline.native_runner()?;
-    let per_chunk = |runner: &mut Runner, chunk: &[u8], per_record: bool| {
-        let records = msgpack::records(chunk).expect("valid chunk");
-        let mut out = Vec::with_capacity(chunk.len());
-        let mut intake = Intake::default();
-        let mut json = Vec::new();
-        let mut headers = Vec::new();
-        for record in &records {
-            let msgpack::Record::Log { header, body, .. } = record else { continue };
-            json.clear();
-            msgpack::to_json(&chunk[body.clone()], &mut json).expect("valid body");
-            if per_record {
-                let mut one = Intake::default();
-                one.add(1, &json);
-                let outcome = runner.run(&one.events);
-                if !outcome.delivered.is_empty() {
-                    msgpack::encode_record(&chunk[header.clone()], &outcome.delivered.event(0), &mut out);
-                }
-            } else {
-                intake.add(1, &json);
-                headers.push(header.clone());
-            }
+    let mut per_record_pass = FixedPass::new(pipeline.runner());
+    let mut native_pass = FixedPass::new(native::runner(&pipeline)?);
+    let mut dead = Vec::new();
+    let mut run = |pass: &mut FixedPass, chunks: &[Vec<u8>]| {
+        for chunk in chunks {
+            dead.clear();
+            std::hint::black_box(filter_chunk(pass, "bench", chunk, &mut dead).expect("valid chunk"));
         }
-        if !per_record {
-            let outcome = runner.run(&intake.events);
-            for (k, &origin) in outcome.origin.iter().enumerate() {
-                msgpack::encode_record(&chunk[headers[origin as usize].clone()], &outcome.delivered.event(k), &mut out);
-            }
-        }
-        std::hint::black_box(out);
     };
-    let per_record = time(&mut || chunks.iter().for_each(|c| per_chunk(&mut runner, c, true)));
-    let native = time(&mut || chunks.iter().for_each(|c| per_chunk(&mut native, c, false)));
+    let per_record = time(&mut || run(&mut per_record_pass, &singles));
+    let native = time(&mut || run(&mut native_pass, &chunks));
     Ok(FluentBitReport { records, plugin, per_record, native })
 }

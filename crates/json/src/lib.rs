@@ -1,11 +1,16 @@
-//! Reading and editing events as JSON bytes, without building a tree.
+//! Reading and editing events as JSON bytes, without building a tree: the engine the
+//! Firehose host and its rule modules share. The host validates each event once and
+//! builds its [tape]; modules read through the tape and answer with [`Verdict`]s and
+//! [`Edit`]s; the host applies the edits with an [`Applier`], which checks them.
 //!
 //! Every stage of a pipeline receives events as bytes plus a [tape] the host built
 //! while validating them. Parsing each event into a tree and serializing it back costs
 //! microseconds per stage; instead rules look up only the fields they need through the
 //! tape ([`Event`], [`Path`]), walk scalars when they must see all of them
 //! ([`Walker`]), and change events with [`Edit`]s the host applies natively.
+#![deny(missing_docs)]
 
+mod answer;
 mod edit;
 mod edits;
 mod event;
@@ -18,6 +23,7 @@ mod validate;
 mod value;
 mod walk;
 
+pub use answer::{Edits, Output, Text, Verdict};
 pub use edit::Splices;
 pub use edits::{Applier, Edit, EditAction};
 pub use event::{Event, Key, Members, Value, tape_of};

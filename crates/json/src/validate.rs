@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn builds_the_tape_while_validating() {
-        use crate::json::tape::*;
+        use crate::tape::*;
         let text = br#"{"a": [1, "x\ny"], "b": {}, "c": null}"#;
         let mut t = Vec::new();
         validate_event(text, &mut t).unwrap();
@@ -349,7 +349,7 @@ mod tests {
         assert!(validate_value(b"\"open", &mut t).is_err());
         t.clear();
         assert!(validate_member(b"\"k\": {\"x\": [true]}", &mut t).is_ok());
-        assert_eq!(crate::json::tape::tag(&t, 0), crate::json::tape::KEY);
+        assert_eq!(crate::tape::tag(&t, 0), crate::tape::KEY);
         assert!(validate_member(b"\"k\" 1", &mut t).is_err());
         assert!(validate_member(b"\"k\": 1, \"j\": 2", &mut t).is_err());
         assert!(validate_member(b"k: 1", &mut t).is_err());

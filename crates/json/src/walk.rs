@@ -102,7 +102,7 @@ impl Walker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{Path, tape_of};
+    use crate::{Path, tape_of};
 
     #[derive(Default)]
     struct Collect(Vec<(String, Option<usize>)>);

@@ -344,7 +344,7 @@ fn copy_fragment(fragment: &[u32], at: usize, out: &mut Vec<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{Event, tape_of};
+    use crate::{Event, tape_of};
     use serde_json::{Value, json};
 
     /// Applies edits given as (path to the entry, action, text) and checks the result
@@ -355,7 +355,7 @@ mod tests {
         let mut text = Vec::new();
         let mut list = Vec::new();
         for (path, action, new) in edits {
-            let value = view.get(&crate::json::Path::parse(path).unwrap()).expect("path exists");
+            let value = view.get(&crate::Path::parse(path).unwrap()).expect("path exists");
             let entry = match action {
                 // Remove names the member's key, which is the entry before its value.
                 EditAction::RemoveMember => value.entry() - 1,

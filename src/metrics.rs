@@ -1,5 +1,6 @@
-//! Prometheus metrics of the sidecar: what happened to events, how long each stage
-//! and the downstream took, batch sizes, errors, and hot swaps.
+//! Prometheus metrics: what happened to events, how long each stage and the downstream
+//! took, batch sizes, errors, and hot swaps. One registry per front door; the batch
+//! pass records what every front door has in common.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::Counts;
+use crate::pass::Passed;
 use crate::reload::SwapCounts;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -32,7 +35,7 @@ struct Kind {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// Every metric the sidecar exports.
+/// Every metric Firehose exports.
 pub struct Metrics {
     registry: Registry,
     events: Family<Outcome, Counter>,
@@ -90,20 +93,24 @@ impl Metrics {
         }
     }
 
-    /// Counts events by outcome.
-    pub fn events(&self, events_in: u64, delivered: u64, dropped: u64, dead_lettered: u64) {
-        for (outcome, n) in
-            [("in", events_in), ("delivered", delivered), ("dropped", dropped), ("dead_lettered", dead_lettered)]
-        {
+    /// Counts events by their final outcome (after delivery).
+    pub fn events(&self, counts: &Counts) {
+        for (outcome, n) in [
+            ("in", counts.events_in),
+            ("delivered", counts.delivered),
+            ("dropped", counts.dropped),
+            ("dead_lettered", counts.dead_lettered),
+        ] {
             self.events.get_or_create(&Outcome { outcome }).inc_by(n);
         }
     }
 
-    /// Records one incoming batch's size and its stages' times.
-    pub fn batch(&self, events: usize, stages: &[(String, f64)]) {
-        self.batch_events.observe(events as f64);
-        for (stage, seconds) in stages {
-            self.stage_seconds.get_or_create(&Stage { stage: stage.clone() }).observe(*seconds);
+    /// Records one batch pass: its size and its stages' times.
+    pub fn batch(&self, passed: &Passed) {
+        self.batch_events.observe(passed.intake().records() as f64);
+        let stages = passed.version().stages();
+        for (stage, seconds) in stages.iter().zip(&passed.outcome().stage_seconds) {
+            self.stage_seconds.get_or_create(&Stage { stage: stage.name.clone() }).observe(*seconds);
         }
     }
 

@@ -1,0 +1,83 @@
+//! Every conversion between the types `bindgen!` generates from `wit/rules.wit` and the
+//! host's own, in one place (the module side has its own in the SDK's `guest`).
+
+use firehose_json::{Edit, EditAction, Output, Verdict};
+
+use super::bindings::firehose::rules::types as wit;
+
+impl From<wit::Verdict> for Verdict {
+    fn from(verdict: wit::Verdict) -> Verdict {
+        match verdict {
+            wit::Verdict::Keep => Verdict::Keep,
+            wit::Verdict::Drop => Verdict::Drop,
+            wit::Verdict::Reject(reason) => Verdict::Reject(reason),
+            wit::Verdict::Replace(wit::Span { start, len }) => Verdict::Replace { start, len },
+            wit::Verdict::Edit(wit::Span { start, len }) => Verdict::Edit { first: start, count: len },
+        }
+    }
+}
+
+impl From<wit::EditAction> for EditAction {
+    fn from(action: wit::EditAction) -> EditAction {
+        match action {
+            wit::EditAction::SetValue => EditAction::SetValue,
+            wit::EditAction::AddMember => EditAction::AddMember,
+            wit::EditAction::RemoveMember => EditAction::RemoveMember,
+        }
+    }
+}
+
+impl From<wit::Edit> for Edit {
+    fn from(edit: wit::Edit) -> Edit {
+        Edit { entry: edit.entry, action: edit.action.into(), text_start: edit.text.start, text_len: edit.text.len }
+    }
+}
+
+impl From<wit::BatchResult> for Output {
+    fn from(result: wit::BatchResult) -> Output {
+        Output {
+            verdicts: result.verdicts.into_iter().map(Verdict::from).collect(),
+            bytes: result.bytes,
+            edits: result.edits.into_iter().map(Edit::from).collect(),
+        }
+    }
+}
+
+impl From<&crate::pipeline::Stage> for wit::StageInfo {
+    fn from(stage: &crate::pipeline::Stage) -> wit::StageInfo {
+        wit::StageInfo {
+            stage: stage.name.clone(),
+            module: stage.module_name.clone(),
+            version: stage.module_version.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "tools")]
+impl From<&wit::StageInfo> for firehose_sdk::StageInfo {
+    fn from(stage: &wit::StageInfo) -> firehose_sdk::StageInfo {
+        firehose_sdk::StageInfo {
+            stage: stage.stage.clone(),
+            module: stage.module.clone(),
+            version: stage.version.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "tools")]
+impl From<&wit::BatchContext> for firehose_sdk::Context {
+    fn from(context: &wit::BatchContext) -> firehose_sdk::Context {
+        firehose_sdk::Context {
+            now_unix_ms: context.now_unix_ms,
+            batch_id: context.batch_id.clone(),
+            pipeline_version: context.pipeline_version.clone(),
+            stages: context.stages.iter().map(firehose_sdk::StageInfo::from).collect(),
+        }
+    }
+}
+
+impl From<wit::ConfigError> for crate::error::StageError {
+    fn from(refusal: wit::ConfigError) -> crate::error::StageError {
+        crate::error::StageError::Refused { field: refusal.field, message: refusal.message }
+    }
+}
