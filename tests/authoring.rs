@@ -10,7 +10,11 @@ use std::process::{Command, Output};
 use common::{TestDir, empty_dev_null_if_it_is_a_plain_file, module, root};
 
 fn firehose(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_firehose"))
+    firehose_at(Path::new(env!("CARGO_BIN_EXE_firehose")), args, dir)
+}
+
+fn firehose_at(binary: &Path, args: &[&str], dir: &Path) -> Output {
+    Command::new(binary)
         .args(args)
         .current_dir(dir)
         .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
@@ -28,16 +32,31 @@ fn text(output: &Output) -> String {
 fn a_scaffolded_module_builds_runs_and_is_tested() {
     module("filter");
     let dir = TestDir::new();
-    let created = firehose(&["new-module", "lead-score", "--dir", "."], dir.dir.path());
+    // The binary alone, outside the checkout, as a user installs it.
+    std::fs::create_dir_all(dir.path("bin")).unwrap();
+    let installed = dir.path("bin/firehose");
+    std::fs::copy(env!("CARGO_BIN_EXE_firehose"), &installed).unwrap();
+    let created = firehose_at(&installed, &["new-module", "lead-score", "--dir", "."], dir.dir.path());
     assert!(created.status.success(), "{}", text(&created));
     let crate_dir = dir.path("lead-score");
     assert!(crate_dir.join("src/lib.rs").exists());
+    // It carries its own copy of the SDK and names nothing of this checkout.
+    assert!(crate_dir.join("firehose-sdk/plugins/sdk/Cargo.toml").exists());
+    assert!(crate_dir.join("firehose-sdk/crates/json/src/lib.rs").exists());
+    assert!(crate_dir.join("firehose-sdk/wit/rules.wit").exists());
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("path = \"firehose-sdk/plugins/sdk\""), "{manifest}");
+    let checkout = root().display().to_string();
+    for file in ["Cargo.toml", ".cargo/config.toml", "README.md"] {
+        let text = std::fs::read_to_string(crate_dir.join(file)).unwrap();
+        assert!(!text.contains(&checkout), "{file} names the checkout: {text}");
+    }
     let again = firehose(&["new-module", "lead-score", "--dir", "."], dir.dir.path());
     assert!(!again.status.success() && text(&again).contains("already exists"));
     assert!(text(&firehose(&["new-module", "Bad_Name"], dir.dir.path())).contains("use lowercase letters"));
 
     empty_dev_null_if_it_is_a_plain_file();
-    let built = firehose(&["build", "lead-score"], dir.dir.path());
+    let built = firehose_at(&installed, &["build", "lead-score"], dir.dir.path());
     assert!(built.status.success(), "{}", text(&built));
     assert!(crate_dir.join("lead_score.wasm").exists(), "{}", text(&built));
 

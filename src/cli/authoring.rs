@@ -1,5 +1,6 @@
 //! Writing modules: `firehose new-module` scaffolds one from the template kept in the
-//! repository (`plugins/template`), `firehose build` builds a module crate into a
+//! repository (`plugins/template`), with a copy of the SDK this binary was built with,
+//! so the crate builds anywhere; `firehose build` builds a module crate into a
 //! component, and `firehose test` runs a pipeline's own test cases.
 
 use std::path::PathBuf;
@@ -13,8 +14,15 @@ use firehose::{Pipeline, checks};
 const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
 const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
 const TEMPLATE_README: &str = include_str!("../../plugins/template/README.md");
-/// The SDK the scaffolded crate depends on (this repository's).
-const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/sdk");
+/// The versions of every dependency this SDK was tested with.
+const LOCK_FILE: &str = include_str!("../../Cargo.lock");
+
+// `SDK_FILES`: the SDK, the JSON engine and the WIT contract, by path in this repository.
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+
+/// Where a scaffold keeps its copy of the SDK: the repository's layout under it, so the
+/// SDK's own relative paths (the JSON engine, the WIT contract) hold.
+const VENDORED_SDK: &str = "firehose-sdk";
 
 /// Arguments of `firehose new-module`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +32,10 @@ pub struct NewModuleArgs {
     /// Where to create the crate directory [default: the current directory].
     #[arg(long, value_name = "DIR", default_value = ".")]
     dir: PathBuf,
+    /// Depend on this SDK crate (a checkout's `plugins/sdk`) instead of writing a copy
+    /// of the SDK this binary was built with into the new crate.
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
 }
 
 /// Arguments of `firehose build`.
@@ -60,9 +72,22 @@ pub fn new_module(args: NewModuleArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir.join("src"))
         .and_then(|()| std::fs::create_dir_all(dir.join(".cargo")))
         .with_context(|| format!("creating {}", dir.display()))?;
+    let sdk = match &args.sdk {
+        Some(sdk) => {
+            let sdk = sdk.canonicalize().with_context(|| format!("--sdk {}", sdk.display()))?;
+            if !sdk.join("Cargo.toml").exists() {
+                bail!("--sdk {}: no Cargo.toml there; name a checkout's plugins/sdk", sdk.display());
+            }
+            sdk.display().to_string()
+        }
+        None => {
+            write_sdk(&dir.join(VENDORED_SDK))?;
+            format!("{VENDORED_SDK}/plugins/sdk")
+        }
+    };
     let cargo = TEMPLATE_CARGO
         .replace("name = \"firehose-template\"", &format!("name = \"{name}\""))
-        .replace("path = \"../sdk\"", &format!("path = \"{SDK_DIR}\""))
+        .replace("path = \"../sdk\"", &format!("path = \"{sdk}\""))
         + "\n# A crate of its own, not part of an enclosing workspace.\n[workspace]\n\n[profile.release]\nlto = true\ncodegen-units = 1\nstrip = \"debuginfo\"\n";
     let files = [
         ("Cargo.toml", cargo),
@@ -70,6 +95,7 @@ pub fn new_module(args: NewModuleArgs) -> anyhow::Result<ExitCode> {
         ("README.md", TEMPLATE_README.replace("<name>", &name.replace('-', "_"))),
         (".cargo/config.toml", "# WebAssembly SIMD speeds up the SDK's byte searches.\n[target.wasm32-wasip2]\nrustflags = [\"-C\", \"target-feature=+simd128\"]\n".into()),
         (".gitignore", "/target\n*.wasm\n".into()),
+        ("Cargo.lock", LOCK_FILE.to_string()),
     ];
     for (file, text) in files {
         std::fs::write(dir.join(file), text).with_context(|| format!("writing {}", dir.join(file).display()))?;
@@ -81,6 +107,18 @@ pub fn new_module(args: NewModuleArgs) -> anyhow::Result<ExitCode> {
         name.replace('-', "_")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the SDK's sources under `dir`, in the repository's layout.
+fn write_sdk(dir: &std::path::Path) -> anyhow::Result<()> {
+    for (path, bytes) in SDK_FILES {
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// Builds each module crate for wasm32-wasip2 and copies the component next to its

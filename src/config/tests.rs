@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use sha2::Digest;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -81,6 +82,17 @@ fn content_hash_changes_with_config_but_not_with_formatting() {
         PipelineConfig::parse(&dir.join("p.yaml"), "stages:\n  - {name: a, module: m.wasm, config: {x: 2}}").unwrap();
     assert_eq!(a.config_hash, b.config_hash);
     assert_ne!(a.config_hash, c.config_hash);
+}
+
+#[test]
+fn content_hash_is_a_canonical_serialization_that_stays_put() {
+    let dir = temp_dir("stable-hash");
+    let text =
+        "name: p\nlimits: {timeout_ms: 500, memory_mib: 64}\nstages:\n  - {name: a, module: m.wasm, config: {x: 1}}";
+    let config = PipelineConfig::parse(&dir.join("p.yaml"), text).unwrap();
+    let canonical = r#"{"batch":{"max_events":1000},"limits":{"memory_bytes":67108864,"timeout_ms":500},"metadata":{"rules_version":true},"name":"p","stages":[{"config":"{\"x\":1}","name":"a"}]}"#;
+    let expected: [u8; 32] = sha2::Sha256::digest(canonical.as_bytes()).into();
+    assert_eq!(config.config_hash, expected, "the version id must not change when nothing of the rules does");
 }
 
 #[test]

@@ -165,6 +165,25 @@ mod tests {
         assert!(matches!(refused, Delivery::Refused { status: 400, ref body } if body == "bad json"), "{refused:?}");
     }
 
+    #[tokio::test]
+    async fn a_silent_downstream_is_a_timeout_by_type() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: Uri = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+        // Accepts the connection, reads nothing, never answers.
+        let silent = tokio::spawn(async move {
+            let (_socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let forwarder = Forwarder::new(uri, false, Duration::from_millis(100)).unwrap();
+        let delivery = forwarder.post(Bytes::from_static(b"{}\n")).await;
+        assert!(matches!(delivery, Delivery::Retry(RetryReason::Timeout { .. })), "{delivery:?}");
+        silent.abort();
+        // Nobody listening at all is not a timeout.
+        let closed: Uri = "http://127.0.0.1:9/".parse().unwrap();
+        let delivery = Forwarder::new(closed, false, Duration::from_secs(5)).unwrap().post(Bytes::new()).await;
+        assert!(matches!(delivery, Delivery::Retry(RetryReason::Unreachable { .. })), "{delivery:?}");
+    }
+
     #[test]
     fn only_plain_http_downstreams() {
         let https: Uri = "https://example.com/".parse().unwrap();

@@ -98,7 +98,7 @@ impl Applier {
         text: &[u8],
         out: &mut Vec<u8>,
         out_tape: &mut Vec<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), EditError> {
         self.session(text).apply(bytes, tape, edits, out, out_tape)
     }
 
@@ -124,6 +124,81 @@ impl Applier {
     }
 }
 
+/// Why a module's edits cannot be applied to an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditError {
+    /// An edit names an entry past the end of the event's tape.
+    NoSuchEntry {
+        /// The edit's position among the event's edits.
+        order: usize,
+        /// The entry it names.
+        entry: usize,
+        /// How many entries the event has.
+        entries: usize,
+    },
+    /// An edit's text lies outside the module's output.
+    TextOutside {
+        /// The edit's position.
+        order: usize,
+    },
+    /// An edit names an entry of the wrong kind for its action.
+    Misplaced {
+        /// The edit's position.
+        order: usize,
+        /// The entry it names.
+        entry: usize,
+        /// What the action needs there.
+        expected: &'static str,
+    },
+    /// A new value is not valid JSON.
+    InvalidValue {
+        /// The edit's position.
+        order: usize,
+        /// What is wrong with it.
+        source: super::Error,
+    },
+    /// A new member is not `"key": value`.
+    InvalidMember {
+        /// The edit's position.
+        order: usize,
+        /// What is wrong with it.
+        source: super::Error,
+    },
+    /// An edit would make the event something other than an object.
+    NotAnObject {
+        /// The edit's position.
+        order: usize,
+    },
+    /// Two edits change the same part of the event.
+    Overlap,
+}
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EditError::NoSuchEntry { order, entry, entries } => {
+                write!(f, "edit {order} names tape entry {entry}, but the event has {entries}")
+            }
+            EditError::TextOutside { order } => write!(f, "edit {order} points outside the module's output"),
+            EditError::Misplaced { order, entry, expected } => {
+                write!(f, "edit {order}: entry {entry} is not {expected}")
+            }
+            EditError::InvalidValue { order, source } => {
+                write!(f, "edit {order}: the new value is not valid JSON: {source}")
+            }
+            EditError::InvalidMember { order, source } => {
+                write!(f, "edit {order}: the new member is not `\"key\": value`: {source}")
+            }
+            EditError::NotAnObject { order } => write!(f, "edit {order}: an event must stay a JSON object"),
+            EditError::Overlap => {
+                f.write_str("edits overlap (one changes a value another one also changes or removes)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
+
 impl Session<'_> {
     /// Appends `event` (`bytes` + `tape`) with `edits` applied to `out` and its tape
     /// (offsets relative to where the event starts in `out`) to `out_tape`. On error
@@ -135,7 +210,7 @@ impl Session<'_> {
         edits: &[Edit],
         out: &mut Vec<u8>,
         out_tape: &mut Vec<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), EditError> {
         let text = self.text;
         let this = &mut *self.applier;
         this.plan.clear();
@@ -145,23 +220,23 @@ impl Session<'_> {
         for (order, edit) in edits.iter().enumerate() {
             let e = edit.entry as usize;
             if e >= entries {
-                return Err(format!("edit {order} names tape entry {e}, but the event has {entries}"));
+                return Err(EditError::NoSuchEntry { order, entry: e, entries });
             }
             let range = edit.text_start as usize..edit.text_start as usize + edit.text_len as usize;
             if range.end > text.len() {
-                return Err(format!("edit {order} points outside the module's output"));
+                return Err(EditError::TextOutside { order });
             }
             let tag = tape::tag(tape, e);
             match edit.action {
                 EditAction::SetValue => {
                     if tape::is_key(tag) || tape::is_end(tag) {
-                        return Err(format!("edit {order}: entry {e} is not a value"));
+                        return Err(EditError::Misplaced { order, entry: e, expected: "a value" });
                     }
                     let fragment = this
                         .fragment(text, range.clone(), false)
-                        .map_err(|err| format!("edit {order}: the new value is not valid JSON: {err}"))?;
+                        .map_err(|source| EditError::InvalidValue { order, source })?;
                     if e == 0 && tape::tag(&this.fragments, fragment.start) != OBJECT {
-                        return Err(format!("edit {order}: an event must stay a JSON object"));
+                        return Err(EditError::NotAnObject { order });
                     }
                     let span = tape::value_span(tape, e);
                     this.plan.push(Planned {
@@ -175,11 +250,11 @@ impl Session<'_> {
                 }
                 EditAction::AddMember => {
                     if tag != OBJECT {
-                        return Err(format!("edit {order}: entry {e} is not an object"));
+                        return Err(EditError::Misplaced { order, entry: e, expected: "an object" });
                     }
                     let fragment = this
                         .fragment(text, range.clone(), true)
-                        .map_err(|err| format!("edit {order}: the new member is not `\"key\": value`: {err}"))?;
+                        .map_err(|source| EditError::InvalidMember { order, source })?;
                     let end = tape::word(tape, e);
                     let at = tape::offset(tape, end);
                     this.plan.push(Planned {
@@ -193,7 +268,7 @@ impl Session<'_> {
                 }
                 EditAction::RemoveMember => {
                     if !tape::is_key(tag) {
-                        return Err(format!("edit {order}: entry {e} is not a member key"));
+                        return Err(EditError::Misplaced { order, entry: e, expected: "a member key" });
                     }
                     this.removed.push(e);
                 }
@@ -205,7 +280,7 @@ impl Session<'_> {
         this.plan.sort_by_key(|p| (p.entries.start, p.bytes.start, p.order));
         for pair in this.plan.windows(2) {
             if pair[1].entries.start < pair[0].entries.end || pair[1].bytes.start < pair[0].bytes.end {
-                return Err("edits overlap (one changes a value another one also changes or removes)".into());
+                return Err(EditError::Overlap);
             }
         }
         this.emit(bytes, tape, text, out, out_tape);
@@ -349,6 +424,7 @@ mod tests {
 
     /// Applies edits given as (path to the entry, action, text) and checks the result
     /// against `tape_of` of the new bytes: the patched tape must equal a fresh one.
+    /// Returns the edited event, or the error's message.
     fn edit(event: &str, edits: &[(&str, EditAction, &str)]) -> Result<Value, String> {
         let tape = tape_of(event.as_bytes()).unwrap();
         let view = Event::new(event.as_bytes(), &tape);
@@ -370,7 +446,9 @@ mod tests {
             text.extend_from_slice(new.as_bytes());
         }
         let (mut out, mut out_tape) = (Vec::new(), Vec::new());
-        Applier::new().apply(event.as_bytes(), &tape, &list, &text, &mut out, &mut out_tape)?;
+        Applier::new()
+            .apply(event.as_bytes(), &tape, &list, &text, &mut out, &mut out_tape)
+            .map_err(|e| e.to_string())?;
         assert_eq!(
             out_tape,
             tape_of(&out).expect("result is valid"),
@@ -489,6 +567,7 @@ mod tests {
             Applier::new()
                 .apply(e.as_bytes(), &tape, &[bad_entry], b"", &mut out, &mut out_tape)
                 .unwrap_err()
+                .to_string()
                 .contains("entry 99")
         );
         let key_entry = Edit { entry: 1, action: SetValue, text_start: 0, text_len: 1 };
@@ -496,6 +575,7 @@ mod tests {
             Applier::new()
                 .apply(e.as_bytes(), &tape, &[key_entry], b"1", &mut out, &mut out_tape)
                 .unwrap_err()
+                .to_string()
                 .contains("not a value")
         );
         let outside = Edit { entry: 2, action: SetValue, text_start: 5, text_len: 9 };
@@ -503,6 +583,7 @@ mod tests {
             Applier::new()
                 .apply(e.as_bytes(), &tape, &[outside], b"1", &mut out, &mut out_tape)
                 .unwrap_err()
+                .to_string()
                 .contains("outside")
         );
     }

@@ -25,7 +25,7 @@ mod walk;
 
 pub use answer::{Edits, Output, Text, Verdict};
 pub use edit::Splices;
-pub use edits::{Applier, Edit, EditAction};
+pub use edits::{Applier, Edit, EditAction, EditError};
 pub use event::{Event, Key, Members, Value, tape_of};
 pub use matcher::{PathMatcher, State, Step};
 pub use path::{Path, PathError, Segment, Selector};

@@ -106,7 +106,7 @@ impl TestBatch {
                         let (mut bytes, mut tape) = (Vec::new(), Vec::new());
                         match session.apply(event.bytes(), event.tape(), edits, &mut bytes, &mut tape) {
                             Ok(()) => Fate::Kept(text(&bytes)),
-                            Err(e) => Fate::Invalid(e),
+                            Err(e) => Fate::Invalid(e.to_string()),
                         }
                     }
                 }
