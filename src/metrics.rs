@@ -44,6 +44,7 @@ pub struct Metrics {
     batch_events: Histogram,
     downstream_seconds: Histogram,
     downstream_errors: Family<Kind, Counter>,
+    delivered_before_retry: Counter,
     in_flight: Gauge,
     swaps: Family<Outcome, Gauge>,
 }
@@ -62,6 +63,7 @@ impl Metrics {
         let batch_events = Histogram::new(exponential_buckets(1.0, 2.0, 16));
         let downstream_seconds = seconds();
         let downstream_errors = Family::<Kind, Counter>::default();
+        let delivered_before_retry = Counter::default();
         let in_flight = Gauge::default();
         let swaps = Family::<Outcome, Gauge>::default();
         registry.register(
@@ -78,6 +80,11 @@ impl Metrics {
             downstream_seconds.clone(),
         );
         registry.register("firehose_downstream_errors", "Failed deliveries by kind", downstream_errors.clone());
+        registry.register(
+            "firehose_delivered_before_retry",
+            "Events delivered downstream in a batch then answered for retry (the retry delivers them again)",
+            delivered_before_retry.clone(),
+        );
         registry.register("firehose_in_flight_batches", "Batches being processed or forwarded", in_flight.clone());
         registry.register("firehose_swaps", "Rules versions swapped in (done) or refused since start", swaps.clone());
         Metrics {
@@ -88,6 +95,7 @@ impl Metrics {
             batch_events,
             downstream_seconds,
             downstream_errors,
+            delivered_before_retry,
             in_flight,
             swaps,
         }
@@ -120,6 +128,11 @@ impl Metrics {
         if let Some(kind) = error {
             self.downstream_errors.get_or_create(&Kind { kind }).inc();
         }
+    }
+
+    /// Counts events a retry will deliver a second time.
+    pub fn delivered_before_retry(&self, events: u64) {
+        self.delivered_before_retry.inc_by(events);
     }
 
     /// Counts an answered request.

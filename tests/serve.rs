@@ -13,12 +13,23 @@ use std::time::{Duration, Instant};
 use common::{TestDir, module, root};
 use serde_json::{Value, json};
 
+/// One request the receiver accepted.
+struct Received {
+    content_type: String,
+    encoding: Option<String>,
+    partition: Option<String>,
+    body: Vec<u8>,
+}
+
 /// What the receiver answers and what it got.
 #[derive(Default)]
 struct Script {
     status: u16,
     delay: Duration,
-    batches: Vec<(String, Option<String>, Vec<u8>)>,
+    /// Answer with `status` only from this request on (counted from 1); 200 before.
+    fail_from: usize,
+    requests: usize,
+    batches: Vec<Received>,
 }
 
 /// A stand-in for Vector's `http_server` source.
@@ -39,17 +50,19 @@ impl Receiver {
             let shared = shared.clone();
             async move {
                 let (status, delay) = {
-                    let s = shared.lock().unwrap();
-                    (s.status, s.delay)
+                    let mut s = shared.lock().unwrap();
+                    s.requests += 1;
+                    (if s.requests >= s.fail_from { s.status } else { 200 }, s.delay)
                 };
                 tokio::time::sleep(delay).await;
                 let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
                 if (200..300).contains(&status) {
-                    shared.lock().unwrap().batches.push((
-                        header("content-type").unwrap_or_default(),
-                        header("content-encoding"),
-                        body.to_vec(),
-                    ));
+                    shared.lock().unwrap().batches.push(Received {
+                        content_type: header("content-type").unwrap_or_default(),
+                        encoding: header("content-encoding"),
+                        partition: header("x-firehose-partition"),
+                        body: body.to_vec(),
+                    });
                 }
                 (axum::http::StatusCode::from_u16(status).unwrap(), "receiver says no\n")
             }
@@ -66,13 +79,37 @@ impl Receiver {
         let mut s = self.script.lock().unwrap();
         s.status = status;
         s.delay = delay;
+        s.fail_from = 0;
+    }
+
+    /// Accepts the next `n` requests, then answers `status`.
+    fn answer_after(&self, n: usize, status: u16) {
+        let mut s = self.script.lock().unwrap();
+        s.status = status;
+        s.fail_from = s.requests + n + 1;
+    }
+
+    /// What `http_server` with `decoding.codec: bytes` and `headers: [X-Firehose-Partition]`
+    /// makes of the requests: one event per line, carrying the request's header value.
+    fn bytes_events(&self) -> Vec<(Option<String>, Value)> {
+        let s = self.script.lock().unwrap();
+        let mut events = Vec::new();
+        for received in &s.batches {
+            assert_eq!(received.encoding, None, "no compression on the loopback hop");
+            let text = std::str::from_utf8(&received.body).unwrap();
+            assert!(text.ends_with('\n'));
+            for line in text.lines() {
+                events.push((received.partition.clone(), serde_json::from_str(line).unwrap()));
+            }
+        }
+        events
     }
 
     /// Every event received, in order, decoded.
     fn events(&self) -> Vec<Value> {
         let s = self.script.lock().unwrap();
         let mut events = Vec::new();
-        for (content_type, encoding, body) in &s.batches {
+        for Received { content_type, encoding, body, .. } in &s.batches {
             assert_eq!(content_type, "application/x-ndjson");
             let text = match encoding.as_deref() {
                 Some("gzip") => {
@@ -175,7 +212,12 @@ fn agent() -> ureq::Agent {
 
 /// POSTs like Vector's http sink; returns (status, parsed body).
 fn post(url: &str, body: &[u8], encoding: Option<&str>) -> (u16, Value) {
-    let mut request = agent().post(url).header("content-type", "application/x-ndjson");
+    post_as(url, "application/x-ndjson", body, encoding)
+}
+
+/// POSTs with a content type of one's choice (`text/plain`: the `text` codec).
+fn post_as(url: &str, content_type: &str, body: &[u8], encoding: Option<&str>) -> (u16, Value) {
+    let mut request = agent().post(url).header("content-type", content_type);
     if let Some(encoding) = encoding {
         request = request.header("content-encoding", encoding);
     }
@@ -239,7 +281,7 @@ fn reads_gzip_zstd_and_json_array_bodies_and_forwards_gzip() {
     assert_eq!(post(&sidecar.url("/"), &with_newline, None).0, 200);
     let got = receiver.events();
     assert_eq!(got.len(), 4 * 3);
-    assert!(receiver.script.lock().unwrap().batches.iter().all(|(_, enc, _)| enc.as_deref() == Some("gzip")));
+    assert!(receiver.script.lock().unwrap().batches.iter().all(|b| b.encoding.as_deref() == Some("gzip")));
 }
 
 #[test]
@@ -414,4 +456,46 @@ fn shutdown_finishes_the_batches_in_flight() {
     let status = sidecar.child.wait().unwrap();
     assert!(status.success(), "{}", sidecar.log.lock().unwrap());
     assert_eq!(receiver.events().len(), 3);
+}
+
+#[test]
+fn bytes_mode_sends_each_partition_in_its_own_request_with_the_header_http_server_turns_into_a_field() {
+    let receiver = Receiver::start();
+    let dir = TestDir::new();
+    dir.pipeline(&format!("{PIPELINE}serve:\n  partition: 'flow={{{{flow_id}}}}/day={{{{day}}}}'\n"));
+    let sidecar = Sidecar::start_in(dir, receiver.addr, &[]);
+    let flows = ["a", "b", "Zoë"];
+    let mut events: Vec<Value> = (0..12)
+        .map(|i| json!({"n": i, "event_type": "source.accepted", "flow_id": flows[i % 3], "timestamp": "2024-01-15T14:00:00Z"}))
+        .collect();
+    events.push(json!({"n": 12, "event_type": "source.accepted", "timestamp": "2024-01-15T14:00:00Z"}));
+    // As Vector's http sink sends events with `encoding.codec: text`: every line ends in
+    // a newline, and the content type is text/plain.
+    let mut body = ndjson(&events);
+    body.push(b'\n');
+    let (status, summary) = post_as(&sidecar.url("/v1/events"), "text/plain", &body, None);
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!((summary["delivered"].as_u64(), summary["dead_lettered"].as_u64()), (Some(12), Some(1)));
+    let received = receiver.bytes_events();
+    assert_eq!(received.len(), 12);
+    assert_eq!(receiver.script.lock().unwrap().batches.len(), 3, "one request per partition");
+    for (partition, event) in &received {
+        let flow = event["flow_id"].as_str().unwrap();
+        let expected = if flow == "Zoë" { "flow=Zo%C3%AB/day=15".to_string() } else { format!("flow={flow}/day=15") };
+        assert_eq!(partition.as_deref(), Some(expected.as_str()), "{event}");
+    }
+    let dead = sidecar.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["line"], 13);
+    assert!(dead[0]["reason"].as_str().unwrap().contains("no partition"), "{}", dead[0]);
+
+    // A partition the downstream cannot take now: the sender retries the whole batch; the
+    // partitions delivered before it are counted as delivered twice.
+    receiver.script.lock().unwrap().batches.clear();
+    receiver.answer_after(1, 503);
+    let (status, _) = post_as(&sidecar.url("/v1/events"), "text/plain", &body, None);
+    assert_eq!(status, 503);
+    let (_, metrics) = get(&sidecar.url("/metrics"));
+    let redelivered = metrics.lines().find(|l| l.starts_with("firehose_delivered_before_retry_total")).unwrap();
+    assert!(redelivered.ends_with(" 4"), "{redelivered}");
 }

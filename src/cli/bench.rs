@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use firehose::engine::Engine;
 use firehose::tools::bench::{self, Options};
 
@@ -75,6 +76,19 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("{:<44} {:>9.0}", "  flb-filter_firehose (one call per chunk)", per(fluent_bit.plugin));
     println!("{:<44} {:>9.0}", "  filter_wasm's way (one call per record)", per(fluent_bit.per_record));
     println!("{:<44} {:>9.0}", "  the same rules natively", per(fluent_bit.native));
+    let fluent_bit_vs_pipeline = per(fluent_bit.plugin) / summary.pipeline_ns_per_event;
+    println!("{:<44} {:>9.2}", "  plugin path / pipeline alone", fluent_bit_vs_pipeline);
+    let firehose = std::env::current_exe().context("finding the firehose binary to run as the sidecar")?;
+    let sidecar = bench::measure_sidecar(&firehose, &args.pipeline, &options)?;
+    let sidecar_ns = sidecar.cpu_seconds * 1e9 / sidecar.events as f64;
+    let sidecar_vs_pipeline = sidecar_ns / summary.pipeline_ns_per_event;
+    println!(
+        "sidecar, {} events as Vector's http sink posts them in bytes mode (text lines, {} per body), loopback",
+        sidecar.events, options.batch_size
+    );
+    println!("{:<44} {:>9.0}", "  firehose serve CPU (user+sys) ns/event", sidecar_ns);
+    println!("{:<44} {:>9.2}", "  sidecar CPU / pipeline alone", sidecar_vs_pipeline);
+    println!("{:<44} {:>9.0}", "  events/s (wall, 2 connections)", sidecar.events as f64 / sidecar.wall_seconds);
     let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
     let ms = |v: f64| v * 1e3;
     println!(
@@ -106,13 +120,16 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         swaps.change_to_live.len()
     );
     println!(
-        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1}",
+        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2}",
         summary.line(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
         ms(bench::quantile(&swaps.switching, 1.0) - bench::quantile(&swaps.steady, 1.0)),
         ms(bench::quantile(&swaps.change_to_live, 1.0)),
         per(fluent_bit.plugin),
         fluent_bit.per_record / fluent_bit.plugin,
+        fluent_bit_vs_pipeline,
+        sidecar_ns,
+        sidecar_vs_pipeline,
     );
     Ok(ExitCode::SUCCESS)
 }

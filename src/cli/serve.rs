@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Most batches in flight; more get 503 [default: two per core].
     #[arg(long, value_name = "N")]
     max_in_flight: Option<usize>,
+    /// Forward one request per value of this template (e.g. `flow={{flow_id}}`), with the
+    /// value in the X-Firehose-Partition header: partition keys for Vector in bytes mode.
+    #[arg(long, value_name = "TEMPLATE")]
+    partition: Option<String>,
     /// Seconds to wait for the downstream's answer; keep it below the sender's request timeout (Vector: 60) [default: 50].
     #[arg(long, value_name = "SECONDS")]
     downstream_timeout_secs: Option<u64>,
@@ -70,6 +74,7 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_decompressed_bytes: file.max_decompressed_bytes.max(max_body_bytes),
         max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(cores * 2).max(1),
         downstream_timeout: Duration::from_secs(args.downstream_timeout_secs.unwrap_or(file.downstream_timeout_secs)),
+        partition: args.partition.or(file.partition),
     };
     pipeline.prepare(options.max_in_flight)?;
     let live = Live::new(pipeline);

@@ -193,6 +193,11 @@ pub struct ServeConfig {
     /// How long to wait for the downstream's answer; longer than its flush interval,
     /// shorter than Vector's `request.timeout_secs`.
     pub downstream_timeout_secs: u64,
+    /// For Vector in bytes mode: a template (as `output.prefix`: `{{flow_id}}`,
+    /// `{{year}}`…, any JSONPath) rendered per event; each batch is forwarded as one
+    /// request per value, with the value in the `X-Firehose-Partition` header, which
+    /// Vector's `http_server` source turns into a field the sinks' partition keys name.
+    pub partition: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -206,6 +211,7 @@ impl Default for ServeConfig {
             max_decompressed_bytes: 256 << 20,
             max_in_flight: None,
             downstream_timeout_secs: 50,
+            partition: None,
         }
     }
 }

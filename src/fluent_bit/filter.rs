@@ -208,12 +208,11 @@ pub fn filter_chunk(
         })
         .collect();
     let mut intake = Intake::default();
-    let mut json = Vec::new();
+    let (mut json, mut tape) = (Vec::new(), Vec::new());
     for (i, (_, log)) in logs.iter().enumerate() {
-        json.clear();
         let line = i as u64 + 1;
-        match msgpack::to_json(&chunk[log.body.clone()], &mut json) {
-            Ok(()) => intake.add(line, &json),
+        match msgpack::to_event(&chunk[log.body.clone()], &mut json, &mut tape) {
+            Ok(()) => intake.add_encoded(line, &json, &tape),
             Err(e) => intake.malformed.push(Malformed {
                 line,
                 reason: format!("record body cannot be read: {e}"),

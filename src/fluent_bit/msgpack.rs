@@ -161,7 +161,29 @@ pub fn append_member(body: &[u8], key: &str, value: &[u8], out: &mut Vec<u8>) ->
 /// Appends the msgpack value `value` as JSON text to `out`.
 pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let mut r = Reader { b: value, pos: 0 };
-    r.write_json(out, 0)
+    r.write_json(out, &mut Vec::new(), 0)
+}
+
+/// Writes the msgpack map `body` as one JSON event into `json` and its tape into
+/// `tape` (both cleared first), in one pass: the result is exactly what
+/// [`to_json`] followed by `firehose_json::validate_event` gives, without reading the
+/// text again (msgpack is structured, and everything written here is valid JSON by
+/// construction). Nesting deeper than the validator accepts is refused the same way.
+pub fn to_event(body: &[u8], json: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
+    json.clear();
+    tape.clear();
+    let mut r = Reader { b: body, pos: 0 };
+    if !matches!(r.peek()?, Marker::FixMap(_) | Marker::Map16 | Marker::Map32) {
+        return fail(0, "a record body must be a map");
+    }
+    r.write_json(json, tape, 0)?;
+    if r.pos != body.len() {
+        return fail(r.pos, "data after the record body");
+    }
+    if json.len() > tape::MAX_EVENT_BYTES {
+        return fail(0, "event larger than 256 MiB");
+    }
+    Ok(())
 }
 
 /// Appends a record with `header` (copied) and the JSON event `body` as msgpack.
@@ -349,29 +371,35 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn write_json(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), DecodeError> {
-        if depth > json::MAX_DEPTH {
-            return fail(self.pos, "nesting too deep");
-        }
+    /// Writes the value at the cursor as JSON text to `out` and its tape entries
+    /// (offsets from the start of `out`) to `tape`. `depth` is the nesting of the value
+    /// (the record body is 0); a container deeper than `json::MAX_DEPTH` levels is
+    /// refused, as the validator refuses it.
+    fn write_json(&mut self, out: &mut Vec<u8>, tape: &mut Vec<u32>, depth: usize) -> Result<(), DecodeError> {
         let at = self.pos;
+        let start = out.len();
         let marker = self.next_marker()?;
-        let mut number = |n: String| out.extend_from_slice(n.as_bytes());
+        let number = |n: &dyn std::fmt::Display, out: &mut Vec<u8>, tape: &mut Vec<u32>| {
+            use std::io::Write;
+            let _ = write!(out, "{n}");
+            tape::push(tape, start, tape::NUMBER, out.len());
+        };
         match marker {
-            Marker::Null => out.extend_from_slice(b"null"),
-            Marker::True => out.extend_from_slice(b"true"),
-            Marker::False => out.extend_from_slice(b"false"),
-            Marker::FixPos(n) => number(n.to_string()),
-            Marker::FixNeg(n) => number(n.to_string()),
-            Marker::U8 => number(self.be(1)?.to_string()),
-            Marker::U16 => number(self.be(2)?.to_string()),
-            Marker::U32 => number(self.be(4)?.to_string()),
-            Marker::U64 => number(self.be(8)?.to_string()),
-            Marker::I8 => number((self.be(1)? as u8 as i8).to_string()),
-            Marker::I16 => number((self.be(2)? as u16 as i16).to_string()),
-            Marker::I32 => number((self.be(4)? as u32 as i32).to_string()),
-            Marker::I64 => number((self.be(8)? as i64).to_string()),
-            Marker::F32 => float(f32::from_bits(self.be(4)? as u32) as f64, out),
-            Marker::F64 => float(f64::from_bits(self.be(8)?), out),
+            Marker::Null => literal(out, tape, b"null", tape::NULL),
+            Marker::True => literal(out, tape, b"true", tape::TRUE),
+            Marker::False => literal(out, tape, b"false", tape::FALSE),
+            Marker::FixPos(n) => number(&n, out, tape),
+            Marker::FixNeg(n) => number(&n, out, tape),
+            Marker::U8 => number(&self.be(1)?, out, tape),
+            Marker::U16 => number(&self.be(2)?, out, tape),
+            Marker::U32 => number(&self.be(4)?, out, tape),
+            Marker::U64 => number(&self.be(8)?, out, tape),
+            Marker::I8 => number(&(self.be(1)? as u8 as i8), out, tape),
+            Marker::I16 => number(&(self.be(2)? as u16 as i16), out, tape),
+            Marker::I32 => number(&(self.be(4)? as u32 as i32), out, tape),
+            Marker::I64 => number(&(self.be(8)? as i64), out, tape),
+            Marker::F32 => float(f32::from_bits(self.be(4)? as u32) as f64, out, tape),
+            Marker::F64 => float(f64::from_bits(self.be(8)?), out, tape),
             Marker::FixStr(_)
             | Marker::Str8
             | Marker::Str16
@@ -380,60 +408,110 @@ impl Reader<'_> {
             | Marker::Bin16
             | Marker::Bin32 => {
                 let n = self.length(marker)?;
-                let text = String::from_utf8_lossy(self.take(n)?);
-                json::write_string(out, &text);
+                string(out, tape, &String::from_utf8_lossy(self.take(n)?), false);
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                if depth + 1 > json::MAX_DEPTH {
+                    return fail(at, "nesting too deep");
+                }
+                let entry = tape::len(tape);
+                tape::push(tape, start, tape::ARRAY, 0);
                 out.push(b'[');
                 for i in 0..self.length(marker)? {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.write_json(out, depth + 1)?;
+                    self.write_json(out, tape, depth + 1)?;
                 }
-                out.push(b']');
+                close(out, tape, entry, b']', tape::ARRAY_END);
             }
             Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                if depth + 1 > json::MAX_DEPTH {
+                    return fail(at, "nesting too deep");
+                }
+                let entry = tape::len(tape);
+                tape::push(tape, start, tape::OBJECT, 0);
                 out.push(b'{');
                 for i in 0..self.length(marker)? {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.key_to_json(out)?;
+                    self.key_to_json(out, tape)?;
                     out.push(b':');
-                    self.write_json(out, depth + 1)?;
+                    self.write_json(out, tape, depth + 1)?;
                 }
-                out.push(b'}');
+                close(out, tape, entry, b'}', tape::OBJECT_END);
             }
             Marker::Reserved => return fail(at, "invalid msgpack marker 0xc1"),
             _ => {
                 // Extension values (e.g. an EventTime inside a body) have no JSON form.
                 self.pos = at;
                 self.skip()?;
-                out.extend_from_slice(b"null");
+                literal(out, tape, b"null", tape::NULL);
             }
         }
         Ok(())
     }
 
     /// Map keys must be JSON strings: strings stay, anything else becomes its JSON text.
-    fn key_to_json(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        match self.peek()? {
-            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => self.write_json(out, 0),
-            _ => {
-                let mut key = Vec::new();
-                self.write_json(&mut key, 0)?;
-                json::write_string(out, &String::from_utf8_lossy(&key));
-                Ok(())
+    fn key_to_json(&mut self, out: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
+        let at = self.pos;
+        let marker = self.next_marker()?;
+        let text = match marker {
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+                let n = self.length(marker)?;
+                String::from_utf8_lossy(self.take(n)?).into_owned()
             }
-        }
+            _ => {
+                self.pos = at;
+                let mut key = Vec::new();
+                self.write_json(&mut key, &mut Vec::new(), 0)?;
+                String::from_utf8_lossy(&key).into_owned()
+            }
+        };
+        string(out, tape, &text, true);
+        Ok(())
     }
 }
 
-fn float(f: f64, out: &mut Vec<u8>) {
+/// Writes `text` as a JSON string (a member key when `key`) with its tape entry.
+fn string(out: &mut Vec<u8>, tape: &mut Vec<u32>, text: &str, key: bool) {
+    let start = out.len();
+    json::write_string(out, text);
+    // Escapes only ever lengthen a string: the same length means none was needed.
+    let escaped = out.len() - start != text.len() + 2;
+    let tag = match (key, escaped) {
+        (false, false) => tape::STRING,
+        (false, true) => tape::STRING_ESCAPED,
+        (true, false) => tape::KEY,
+        (true, true) => tape::KEY_ESCAPED,
+    };
+    tape::push(tape, start, tag, out.len());
+}
+
+fn literal(out: &mut Vec<u8>, tape: &mut Vec<u32>, word: &[u8], tag: u32) {
+    let start = out.len();
+    out.extend_from_slice(word);
+    tape::push(tape, start, tag, out.len());
+}
+
+/// Closes the container whose start entry is `entry` with `bracket`.
+fn close(out: &mut Vec<u8>, tape: &mut Vec<u32>, entry: usize, bracket: u8, tag: u32) {
+    let end_entry = tape::len(tape);
+    tape::push(tape, out.len(), tag, entry);
+    tape[2 * entry + 1] = end_entry as u32;
+    out.push(bracket);
+}
+
+/// A float as JSON: NaN and infinities have no JSON form and become `null`.
+fn float(f: f64, out: &mut Vec<u8>, tape: &mut Vec<u32>) {
     match serde_json::Number::from_f64(f) {
-        Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        None => out.extend_from_slice(b"null"),
+        Some(n) => {
+            let start = out.len();
+            out.extend_from_slice(n.to_string().as_bytes());
+            tape::push(tape, start, tape::NUMBER, out.len());
+        }
+        None => literal(out, tape, b"null", tape::NULL),
     }
 }
 
@@ -552,5 +630,95 @@ mod tests {
         let error = to_json(&chunk[body.clone()], &mut Vec::new()).unwrap_err();
         assert!(error.to_string().contains("nesting too deep"), "{error}");
         assert!(records(&chunk[..chunk.len() - 1]).is_err(), "truncated");
+    }
+
+    /// Tricky bodies: escapes, control characters, non-ASCII, binary with invalid
+    /// UTF-8, ext values, f32 and f64 (NaN too), extreme integers, non-string keys,
+    /// empty containers, nesting at and past the validator's limit.
+    fn tricky_bodies() -> Vec<Mp> {
+        let nested = |levels: usize| {
+            let mut value = Mp::Nil;
+            for _ in 0..levels {
+                value = Mp::Array(vec![value]);
+            }
+            Mp::Map(vec![(Mp::from("deep"), value)])
+        };
+        vec![
+            Mp::Map(vec![]),
+            Mp::Map(vec![
+                (Mp::from("s"), Mp::from("zoë \"q\" \\ \n\t\u{1} \u{2028} 😀")),
+                (Mp::from("k\"ey"), Mp::from("")),
+                (Mp::from("i"), Mp::from(i64::MIN)),
+                (Mp::from("u"), Mp::from(u64::MAX)),
+                (Mp::from("f32"), Mp::F32(1.1)),
+                (Mp::from("f64"), Mp::F64(-0.0)),
+                (Mp::from("nan"), Mp::F64(f64::NAN)),
+                (Mp::from("inf"), Mp::F32(f32::INFINITY)),
+                (Mp::from("t"), Mp::Boolean(false)),
+                (Mp::from("bin"), Mp::Binary(vec![0xff, b'a', 0x00, b'"'])),
+                (Mp::from("ext"), Mp::Ext(0, vec![0; 8])),
+                (Mp::from("empty"), Mp::Array(vec![])),
+                (Mp::from("obj"), Mp::Map(vec![(Mp::from(1.5), Mp::Map(vec![])), (Mp::Nil, Mp::from(-1))])),
+                (Mp::Binary(vec![0xc3, 0x28]), Mp::Array(vec![Mp::from(1), Mp::from("x"), Mp::Nil])),
+            ]),
+            nested(json::MAX_DEPTH - 1),
+            nested(json::MAX_DEPTH),
+        ]
+    }
+
+    #[test]
+    fn one_pass_to_json_and_tape_matches_json_then_validation() {
+        let mut bodies = tricky_bodies();
+        #[cfg(feature = "tools")]
+        {
+            let mut generator = crate::tools::generate::Generator::new(7);
+            for _ in 0..200 {
+                let event: serde_json::Value = serde_json::from_str(&generator.next_event()).unwrap();
+                bodies.push(to_msgpack(&event));
+            }
+        }
+        let (mut json, mut tape) = (Vec::new(), Vec::new());
+        for body in &bodies {
+            let bytes = mp(body);
+            let mut slow = Vec::new();
+            let slow_ok = to_json(&bytes, &mut slow).is_ok();
+            let expected = json::tape_of(&slow);
+            match to_event(&bytes, &mut json, &mut tape) {
+                Ok(()) => {
+                    assert!(slow_ok);
+                    assert_eq!(json, slow, "text of {body}");
+                    assert_eq!(Some(&tape), expected.as_ref().ok(), "tape of {}", String::from_utf8_lossy(&json));
+                }
+                // Refused exactly where the validator refuses the slow path's text.
+                Err(e) => assert!(expected.is_err() || !slow_ok, "{e}: {}", String::from_utf8_lossy(&slow)),
+            }
+        }
+        assert!(to_event(&mp(&nested_too_deep()), &mut json, &mut tape).is_err());
+        assert!(to_event(&mp(&Mp::from(1)), &mut json, &mut tape).is_err(), "a body must be a map");
+    }
+
+    fn to_msgpack(value: &serde_json::Value) -> Mp {
+        match value {
+            serde_json::Value::Null => Mp::Nil,
+            serde_json::Value::Bool(b) => Mp::Boolean(*b),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Mp::from(i),
+                (None, Some(u)) => Mp::from(u),
+                _ => Mp::F64(n.as_f64().unwrap()),
+            },
+            serde_json::Value::String(s) => Mp::from(s.as_str()),
+            serde_json::Value::Array(items) => Mp::Array(items.iter().map(to_msgpack).collect()),
+            serde_json::Value::Object(members) => {
+                Mp::Map(members.iter().map(|(k, v)| (Mp::from(k.as_str()), to_msgpack(v))).collect())
+            }
+        }
+    }
+
+    fn nested_too_deep() -> Mp {
+        let mut value = Mp::Nil;
+        for _ in 0..json::MAX_DEPTH {
+            value = Mp::Array(vec![value]);
+        }
+        Mp::Map(vec![(Mp::from("deep"), value)])
     }
 }

@@ -80,6 +80,20 @@ impl Intake {
         }
     }
 
+    /// Files one event whose JSON text and tape were written together by an encoder that
+    /// only writes valid JSON (the Fluent Bit plugin's msgpack decoder), without reading
+    /// it again; the size limit still applies.
+    pub fn add_encoded(&mut self, line: u64, event: &[u8], tape: &[u32]) {
+        if event.len() > self.max_event_bytes {
+            let reason =
+                format!("event of {} bytes is larger than the {}-byte limit", event.len(), self.max_event_bytes);
+            self.malformed.push(Malformed { line, reason, raw: event.to_vec() });
+            return;
+        }
+        self.events.push(event, tape);
+        self.lines.push(line);
+    }
+
     /// Records seen: valid plus malformed.
     pub fn records(&self) -> usize {
         self.events.len() + self.malformed.len()

@@ -13,19 +13,20 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::forward::RetryReason;
+use super::partition::{Group, PartitionSink};
 use super::{AppState, Delivery};
 use crate::Counts;
-use crate::emit::{self, NdjsonSink};
+use crate::emit;
 use crate::intake::{self, DecodeError, Intake};
 use crate::pass::LivePass;
 
 /// A batch after the pipeline, ready to forward.
 struct Processed {
-    /// Delivered events as NDJSON.
-    output: Bytes,
-    /// For each delivered event, its line (or array element) in the body.
-    lines: Vec<u64>,
-    /// Dead-letter lines for malformed records and rule rejections.
+    /// Delivered events as NDJSON, one body per partition (one in all without
+    /// `serve.partition`).
+    groups: Vec<Group>,
+    /// Dead-letter lines for malformed records, rule rejections and events without a
+    /// partition.
     dead_letters: Vec<u8>,
     counts: Counts,
     version: Arc<str>,
@@ -84,12 +85,18 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
     }
     let mut counts = processed.counts;
     let mut refused = None;
-    if !processed.output.is_empty() {
+    let mut delivered_so_far = 0;
+    for group in processed.groups.into_iter().filter(|g| !g.body.is_empty()) {
+        let events = group.lines.len() as u64;
+        let output = Bytes::from(group.body);
         let started = Instant::now();
-        let delivery = state.forwarder.post(processed.output.clone()).await;
+        let delivery = state.forwarder.post(output.clone(), group.partition.as_deref()).await;
         let seconds = started.elapsed().as_secs_f64();
         match delivery {
-            Delivery::Accepted => state.metrics.downstream(seconds, None),
+            Delivery::Accepted => {
+                state.metrics.downstream(seconds, None);
+                delivered_so_far += events;
+            }
             Delivery::Retry(reason) => {
                 let kind = match reason {
                     RetryReason::Timeout { .. } => "timeout",
@@ -97,6 +104,13 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
                 };
                 state.metrics.downstream(seconds, Some(kind));
                 let reason = crate::error::report(&reason);
+                if delivered_so_far > 0 {
+                    // Earlier partitions of this batch are delivered; the retry sends them again.
+                    state.metrics.delivered_before_retry(delivered_so_far);
+                    log::warn!(
+                        "{delivered_so_far} events of other partitions of this batch were delivered already; the retry delivers them again"
+                    );
+                }
                 log::warn!("not delivered, asking the sender to retry: {reason}");
                 return answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": reason, "retry": true}));
             }
@@ -105,17 +119,17 @@ async fn process_request(state: &Arc<AppState>, headers: HeaderMap, body: Body) 
                 let reason = format!("downstream {} refused the batch with {status}: {body}", state.forwarder.uri());
                 log::error!("{reason}; the batch goes to the dead letters ({})", state.dead_letters.describe());
                 // One event per output line: intake makes every event a single line.
-                let events = processed.output.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                let lines = output.split(|&b| b == b'\n').filter(|l| !l.is_empty());
                 let mut dead_letters = Vec::new();
-                for (line, event) in processed.lines.iter().zip(events) {
+                for (line, event) in group.lines.iter().zip(lines) {
                     emit::dead_letter(*line, Some("downstream"), &reason, event, &mut dead_letters);
                 }
                 // Failing here, the retry re-sends a batch the downstream refuses: no duplicate.
                 if let Err(e) = state.dead_letters.store(dead_letters).await {
                     return dead_letters_failed(&e);
                 }
-                counts.dead_lettered += counts.delivered;
-                counts.delivered = 0;
+                counts.dead_lettered += events;
+                counts.delivered -= events;
                 refused = Some(reason);
             }
         }
@@ -155,15 +169,9 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
     let mut intake = Intake::default();
     intake::any(&decoded, &mut intake);
     let passed = LivePass::new(&state.live).with_metrics(state.metrics.clone()).run(intake);
-    let mut sink = NdjsonSink::default();
+    let mut sink = PartitionSink::new(state.partition.as_ref());
     let Ok(counts) = passed.deliver(&mut sink);
-    Ok(Processed {
-        output: Bytes::from(sink.events),
-        lines: sink.lines,
-        dead_letters: sink.dead_letters,
-        counts,
-        version: passed.version().id.clone(),
-    })
+    Ok(Processed { groups: sink.groups, dead_letters: sink.dead_letters, counts, version: passed.version().id.clone() })
 }
 
 /// The answer when dead letters cannot be stored: the sender retries the batch.

@@ -95,9 +95,13 @@ impl Forwarder {
         &self.uri
     }
 
-    /// Posts `ndjson` and returns how the downstream answered.
-    pub async fn post(&self, ndjson: Bytes) -> Delivery {
+    /// Posts `ndjson` (with the partition header, if given) and returns how the
+    /// downstream answered.
+    pub async fn post(&self, ndjson: Bytes, partition: Option<&str>) -> Delivery {
         let mut request = Request::post(self.uri.clone()).header("content-type", "application/x-ndjson");
+        if let Some(value) = partition {
+            request = request.header(super::partition::HEADER, value);
+        }
         let body = if self.gzip {
             request = request.header("content-encoding", "gzip");
             match gzip(&ndjson) {
@@ -175,12 +179,12 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
         let forwarder = Forwarder::new(uri, false, Duration::from_millis(100)).unwrap();
-        let delivery = forwarder.post(Bytes::from_static(b"{}\n")).await;
+        let delivery = forwarder.post(Bytes::from_static(b"{}\n"), None).await;
         assert!(matches!(delivery, Delivery::Retry(RetryReason::Timeout { .. })), "{delivery:?}");
         silent.abort();
         // Nobody listening at all is not a timeout.
         let closed: Uri = "http://127.0.0.1:9/".parse().unwrap();
-        let delivery = Forwarder::new(closed, false, Duration::from_secs(5)).unwrap().post(Bytes::new()).await;
+        let delivery = Forwarder::new(closed, false, Duration::from_secs(5)).unwrap().post(Bytes::new(), None).await;
         assert!(matches!(delivery, Delivery::Retry(RetryReason::Unreachable { .. })), "{delivery:?}");
     }
 

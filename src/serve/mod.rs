@@ -18,6 +18,7 @@
 mod dead_letters;
 mod events;
 mod forward;
+pub mod partition;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use tokio::sync::Semaphore;
 pub use dead_letters::{BadTarget, DeadLetterError, DeadLetters};
 pub use forward::{Delivery, Forwarder, NotPlainHttp, RetryReason};
 
+use crate::emit::batches::{Template, TemplateError};
 use crate::metrics::Metrics;
 
 use crate::reload::{Live, ReloadOutcome, Watcher};
@@ -56,6 +58,9 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// How long to wait for the downstream.
     pub downstream_timeout: Duration,
+    /// Forward one request per value of this template, with the value in the
+    /// `X-Firehose-Partition` header (Vector in bytes mode).
+    pub partition: Option<String>,
 }
 
 /// Why the sidecar cannot start with its options.
@@ -67,6 +72,9 @@ pub enum SetupError {
     /// The dead-letter target cannot be used.
     #[error(transparent)]
     DeadLetters(#[from] BadTarget),
+    /// `serve.partition` is not a valid template.
+    #[error("serve.partition")]
+    Partition(#[from] TemplateError),
 }
 
 /// Shared by every request.
@@ -77,6 +85,7 @@ pub struct AppState {
     dead_letters: DeadLetters,
     slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    partition: Option<Template>,
     options: ServeOptions,
     shutting_down: AtomicBool,
 }
@@ -90,6 +99,7 @@ impl AppState {
     ) -> Result<Arc<AppState>, SetupError> {
         let forwarder = Forwarder::new(options.forward.clone(), options.forward_gzip, options.downstream_timeout)?;
         let dead_letters = DeadLetters::parse(&options.dead_letters)?;
+        let partition = options.partition.as_deref().map(Template::parse).transpose()?;
         Ok(Arc::new(AppState {
             live,
             watcher,
@@ -97,6 +107,7 @@ impl AppState {
             dead_letters,
             slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             metrics: Arc::new(Metrics::new()),
+            partition,
             options,
             shutting_down: AtomicBool::new(false),
         }))

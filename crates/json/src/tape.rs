@@ -99,9 +99,11 @@ pub fn value_span(tape: &[u32], i: usize) -> std::ops::Range<usize> {
     if is_start(tag(tape, i)) { start..offset(tape, word(tape, i)) + 1 } else { start..word(tape, i) }
 }
 
-/// Appends an entry.
+/// Appends an entry. For code that writes JSON text and its tape in one pass (the
+/// Fluent Bit plugin's msgpack decoder); it must produce exactly what
+/// [`validate_event`](crate::validate_event) would for the same text.
 #[inline]
-pub(crate) fn push(tape: &mut Vec<u32>, offset: usize, tag: u32, word: usize) {
+pub fn push(tape: &mut Vec<u32>, offset: usize, tag: u32, word: usize) {
     tape.push(((offset as u32) << 4) | tag);
     tape.push(word as u32);
 }

@@ -1,0 +1,134 @@
+//! The Fluent Bit plugin's chunk path, measured three ways on the same records.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Options, Workload};
+use crate::emit::{Place, Stamp};
+use crate::engine::Engine;
+use crate::fluent_bit::filter::ChunkPass;
+use crate::intake::Intake;
+use crate::pass::Passed;
+use crate::tools::native;
+use crate::{Error, Pipeline, Runner};
+
+/// The Fluent Bit filter's cost per record, three ways on the same records.
+#[derive(Debug, Clone)]
+pub struct FluentBitReport {
+    /// Records measured.
+    pub records: usize,
+    /// Seconds for the plugin's path: one pipeline call per chunk.
+    pub plugin: f64,
+    /// Seconds for filter_wasm's approach: one call per record.
+    pub per_record: f64,
+    /// Seconds for the same rules natively, per chunk.
+    pub native: f64,
+}
+
+/// A fixed runner with the plugin's default stamp, for the chunk path.
+struct FixedPass {
+    runner: Runner,
+    stamp: Stamp,
+}
+
+impl ChunkPass for FixedPass {
+    fn run(&mut self, intake: Intake) -> Passed {
+        Passed::run(&mut self.runner, intake)
+    }
+
+    fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+}
+
+impl FixedPass {
+    fn new(runner: Runner) -> FixedPass {
+        let stamp = Stamp::version_at(&Place::default(), &runner.pipeline().id);
+        FixedPass { runner, stamp }
+    }
+}
+
+/// Measures the Fluent Bit plugin's chunk path (msgpack → JSON → pipeline → msgpack)
+/// against the same path one record at a time (what Fluent Bit's `filter_wasm` does:
+/// one call per record) and against the same rules compiled natively, on the same v2
+/// msgpack records. All three run the plugin's own chunk code.
+pub fn measure_fluent_bit(
+    engine: &Arc<Engine>,
+    pipeline_path: &Path,
+    options: &Options,
+) -> Result<FluentBitReport, Error> {
+    use crate::fluent_bit::filter::{Filter, filter_chunk};
+    use crate::fluent_bit::msgpack;
+
+    let records = options.events.min(50_000);
+    let workload = Workload::generate(records, options.seed, options.batch_size);
+    // Each batch as a Fluent Bit chunk: [[EventTime, {}], body] records.
+    let chunks: Vec<Vec<u8>> = workload
+        .batches
+        .iter()
+        .map(|batch| {
+            let mut chunk = Vec::new();
+            for (i, line) in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                let tape = firehose_json::tape_of(line).expect("generated events are valid");
+                let mut header = vec![0x92, 0xd7, 0x00];
+                header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
+                header.extend_from_slice(&0u32.to_be_bytes());
+                header.push(0x80);
+                msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
+            }
+            chunk
+        })
+        .collect();
+    // The same records one per chunk, as filter_wasm sees them.
+    let singles: Vec<Vec<u8>> = chunks
+        .iter()
+        .flat_map(|chunk| {
+            let records = msgpack::records(chunk).expect("valid chunk");
+            records
+                .into_iter()
+                .map(|record| match record {
+                    msgpack::Record::Log(log) => chunk[log.span].to_vec(),
+                    msgpack::Record::Other { span } => chunk[span].to_vec(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let path = pipeline_path.display().to_string();
+    let dead_letters = std::env::temp_dir().join("firehose-bench-dead-letters.ndjson").display().to_string();
+    let mut filter = Filter::start(|key: &str| match key {
+        "pipeline" => Some(path.clone()),
+        "watch" => Some("off".into()),
+        "dead_letter" => Some(dead_letters.clone()),
+        _ => None,
+    })
+    .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: crate::error::report(&e) })?;
+    let time = |f: &mut dyn FnMut()| {
+        f();
+        let mut best = f64::INFINITY;
+        for _ in 0..options.repeats.max(1) {
+            let started = Instant::now();
+            f();
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let plugin = time(&mut || {
+        for chunk in &chunks {
+            std::hint::black_box(filter.process("bench", chunk).expect("valid chunk"));
+        }
+    });
+    let pipeline = Pipeline::load(engine, pipeline_path)?;
+    let mut per_record_pass = FixedPass::new(pipeline.runner());
+    let mut native_pass = FixedPass::new(native::runner(&pipeline)?);
+    let mut dead = Vec::new();
+    let mut run = |pass: &mut FixedPass, chunks: &[Vec<u8>]| {
+        for chunk in chunks {
+            dead.clear();
+            std::hint::black_box(filter_chunk(pass, "bench", chunk, &mut dead).expect("valid chunk"));
+        }
+    };
+    let per_record = time(&mut || run(&mut per_record_pass, &singles));
+    let native = time(&mut || run(&mut native_pass, &chunks));
+    Ok(FluentBitReport { records, plugin, per_record, native })
+}
