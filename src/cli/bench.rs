@@ -56,7 +56,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.pipeline.display(),
         options.repeats
     );
-    println!("{:<44} {:>7} {:>11} {:>8} {:>9}", "case", "threads", "events/s", "MB/s", "ns/event");
+    println!("{:<44} {:>7} {:>11} {:>8} {:>9}", "case", "threads", "events/s", "MB/s", "CPU ns/ev");
     let summary = bench::run(&engine, &args.pipeline, &noop, &options, |row| {
         println!(
             "{:<44} {:>7} {:>11.0} {:>8.1} {:>9.0}",
@@ -70,7 +70,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let fluent_bit = bench::measure_fluent_bit(&engine, &args.pipeline, &options)?;
     let per = |seconds: f64| seconds * 1e9 / fluent_bit.records as f64;
     println!(
-        "fluent bit filter, {} v2 msgpack records in chunks of {}: ns/record",
+        "fluent bit filter, {} v2 msgpack records in chunks of {}: CPU ns/record",
         fluent_bit.records, options.batch_size
     );
     println!("{:<44} {:>9.0}", "  flb-filter_firehose (one call per chunk)", per(fluent_bit.plugin));

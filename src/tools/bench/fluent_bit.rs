@@ -2,9 +2,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::{Options, Workload};
+use super::{Options, Timing, Workload};
 use crate::emit::{Place, Stamp};
 use crate::engine::Engine;
 use crate::fluent_bit::filter::ChunkPass;
@@ -18,11 +17,11 @@ use crate::{Error, Pipeline, Runner};
 pub struct FluentBitReport {
     /// Records measured.
     pub records: usize,
-    /// Seconds for the plugin's path: one pipeline call per chunk.
+    /// CPU seconds for the plugin's path: one pipeline call per chunk.
     pub plugin: f64,
-    /// Seconds for filter_wasm's approach: one call per record.
+    /// CPU seconds for filter_wasm's approach: one call per record.
     pub per_record: f64,
-    /// Seconds for the same rules natively, per chunk.
+    /// CPU seconds for the same rules natively, per chunk.
     pub native: f64,
 }
 
@@ -105,13 +104,11 @@ pub fn measure_fluent_bit(
     .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: crate::error::report(&e) })?;
     let time = |f: &mut dyn FnMut()| {
         f();
-        let mut best = f64::INFINITY;
+        let mut best = Timing::NONE;
         for _ in 0..options.repeats.max(1) {
-            let started = Instant::now();
-            f();
-            best = best.min(started.elapsed().as_secs_f64());
+            best = best.best(Timing::of_thread(&mut *f));
         }
-        best
+        best.cpu
     };
     let plugin = time(&mut || {
         for chunk in &chunks {

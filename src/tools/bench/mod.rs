@@ -7,6 +7,7 @@
 //! lines, run the batch, encode the delivered events as NDJSON with their
 //! `firehose_metadata`. Each case runs `repeats` times and keeps the fastest run.
 
+mod clock;
 mod fluent_bit;
 mod sidecar;
 mod swaps;
@@ -14,8 +15,8 @@ mod swaps;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
+pub use clock::Timing;
 pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
 pub use sidecar::{SidecarReport, measure_sidecar};
 pub use swaps::{SwapReport, measure_swaps, quantile};
@@ -116,24 +117,24 @@ pub struct Row {
     pub events: usize,
     /// Bytes processed.
     pub bytes: usize,
-    /// Fastest wall-clock time, seconds.
-    pub seconds: f64,
+    /// The run that used the least CPU: its wall-clock and CPU seconds.
+    pub time: Timing,
 }
 
 impl Row {
-    /// Throughput in events per second.
+    /// Throughput in events per second (wall clock).
     pub fn events_per_s(&self) -> f64 {
-        self.events as f64 / self.seconds
+        self.events as f64 / self.time.wall
     }
 
-    /// Throughput in MB per second.
+    /// Throughput in MB per second (wall clock).
     pub fn mb_per_s(&self) -> f64 {
-        self.bytes as f64 / self.seconds / 1e6
+        self.bytes as f64 / self.time.wall / 1e6
     }
 
-    /// Wall-clock nanoseconds per event (per thread for multi-threaded cases).
+    /// CPU nanoseconds per event (all threads together for multi-threaded cases).
     pub fn ns_per_event(&self) -> f64 {
-        self.seconds * 1e9 * self.threads as f64 / self.events as f64
+        self.time.cpu * 1e9 / self.events as f64
     }
 }
 
@@ -144,7 +145,7 @@ pub struct Summary {
     pub rows: Vec<Row>,
     /// Single-thread throughput of the pipeline as components.
     pub pipeline_events_per_s: f64,
-    /// Time of the component pipeline over the native one.
+    /// CPU time of the component pipeline over the native one (so every ratio below).
     pub wasm_vs_native: f64,
     /// Extra time of one more (no-op) stage, in percent of the pipeline's time.
     pub extra_stage_cost_percent: f64,
@@ -152,7 +153,7 @@ pub struct Summary {
     pub per_record_vs_batch: f64,
     /// Time of the component pipeline over one naive `serde_json` round trip per event.
     pub pipeline_vs_roundtrip: f64,
-    /// Wall-clock nanoseconds per event of the component pipeline, one thread.
+    /// CPU nanoseconds per event of the component pipeline, one thread.
     pub pipeline_ns_per_event: f64,
 }
 
@@ -228,10 +229,10 @@ pub fn run(
 
     Ok(Summary {
         pipeline_events_per_s: wasm.events_per_s(),
-        wasm_vs_native: wasm.seconds / native.seconds,
-        extra_stage_cost_percent: (plus_one.seconds / wasm.seconds - 1.0) * 100.0,
-        per_record_vs_batch: per_record.seconds / wasm.seconds,
-        pipeline_vs_roundtrip: wasm.seconds / roundtrip.seconds,
+        wasm_vs_native: wasm.time.cpu / native.time.cpu,
+        extra_stage_cost_percent: (plus_one.time.cpu / wasm.time.cpu - 1.0) * 100.0,
+        per_record_vs_batch: per_record.time.cpu / wasm.time.cpu,
+        pipeline_vs_roundtrip: wasm.time.cpu / roundtrip.time.cpu,
         pipeline_ns_per_event: wasm.ns_per_event(),
         rows,
     })
@@ -244,23 +245,23 @@ fn measure_roundtrip(workload: &Workload, repeats: usize) -> Row {
     let lines: Vec<&[u8]> =
         workload.batches.iter().flat_map(|b| b.split(|&c| c == b'\n').filter(|l| !l.is_empty())).collect();
     let mut out = Vec::with_capacity(4096);
-    let mut best = f64::INFINITY;
+    let mut best = Timing::NONE;
     for _ in 0..repeats.max(1) + 1 {
-        let started = Instant::now();
-        for line in &lines {
-            let value: serde_json::Value = serde_json::from_slice(line).expect("generated events are JSON");
-            out.clear();
-            serde_json::to_writer(&mut out, &value).expect("writing to a Vec cannot fail");
-            std::hint::black_box(&out);
-        }
-        best = best.min(started.elapsed().as_secs_f64());
+        best = best.best(Timing::of_thread(|| {
+            for line in &lines {
+                let value: serde_json::Value = serde_json::from_slice(line).expect("generated events are JSON");
+                out.clear();
+                serde_json::to_writer(&mut out, &value).expect("writing to a Vec cannot fail");
+                std::hint::black_box(&out);
+            }
+        }));
     }
     Row {
         name: "json_roundtrip (serde_json parse + print)".into(),
         threads: 1,
         events: workload.events,
         bytes: workload.bytes,
-        seconds: best,
+        time: best,
     }
 }
 
@@ -292,13 +293,11 @@ fn measure(
     let mut sink = NdjsonSink::default();
     // Warm up: first calls fault in memory and fill caches.
     run_batches(&mut runner, &workload.batches[..workload.batches.len().min(3)], &mut sink);
-    let mut best = f64::INFINITY;
+    let mut best = Timing::NONE;
     for _ in 0..repeats.max(1) {
-        let started = Instant::now();
-        run_batches(&mut runner, &workload.batches, &mut sink);
-        best = best.min(started.elapsed().as_secs_f64());
+        best = best.best(Timing::of_thread(|| run_batches(&mut runner, &workload.batches, &mut sink)));
     }
-    Ok(Row { name: name.to_string(), threads: 1, events: workload.events, bytes: workload.bytes, seconds: best })
+    Ok(Row { name: name.to_string(), threads: 1, events: workload.events, bytes: workload.bytes, time: best })
 }
 
 fn measure_threads(
@@ -307,30 +306,30 @@ fn measure_threads(
     threads: usize,
     repeats: usize,
 ) -> Result<Row, Error> {
-    let mut best = f64::INFINITY;
+    let mut best = Timing::NONE;
     for _ in 0..repeats.max(1) {
         let next = AtomicUsize::new(0);
-        let started = Instant::now();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    let mut runner = pipeline.runner();
-                    let mut sink = NdjsonSink::default();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(batch) = workload.batches.get(i) else { break };
-                        run_batches(&mut runner, std::slice::from_ref(batch), &mut sink);
-                    }
-                });
-            }
-        });
-        best = best.min(started.elapsed().as_secs_f64());
+        best = best.best(Timing::of_process(|| {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        let mut runner = pipeline.runner();
+                        let mut sink = NdjsonSink::default();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(batch) = workload.batches.get(i) else { break };
+                            run_batches(&mut runner, std::slice::from_ref(batch), &mut sink);
+                        }
+                    });
+                }
+            })
+        }));
     }
     Ok(Row {
         name: format!("pipeline (wasm components), {threads} threads"),
         threads,
         events: workload.events,
         bytes: workload.bytes,
-        seconds: best,
+        time: best,
     })
 }
