@@ -7,6 +7,7 @@
 //! lines, run the batch, encode the delivered events as NDJSON with their
 //! `firehose_metadata`. Each case runs `repeats` times and keeps the fastest run.
 
+mod batches;
 mod fluent_bit;
 mod sidecar;
 mod swaps;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub use batches::{BatchesReport, measure_batches};
 pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
 pub use sidecar::{SidecarReport, measure_sidecar};
 pub use swaps::{SwapReport, measure_swaps, quantile};
