@@ -1,8 +1,11 @@
 //! The Vector configurations in `vector-examples/`: every component type and option exists
 //! in Vector's reference (0.50 through 0.57), the component graph is connected,
 //! acknowledgements are on from the destination back to the source, the addresses match
-//! what each README tells `firehose serve` to use, and each example's Firehose pipeline
-//! parses, resolves and runs with the real rule modules.
+//! what each README tells `firehose serve` to use, the wiring is bytes mode (Vector never
+//! parses the events; partition keys come from the `X-Firehose-Partition` header that
+//! `serve.partition` fills) except in the one JSON-codec example, and each example's
+//! Firehose pipeline parses, resolves and runs with the real rule modules, rendering the
+//! partitions its sinks read.
 //!
 //! The allow-lists below were taken from Vector's own reference files, in the repository
 //! vectordotdev/vector at tags v0.50.0 and v0.57.0 (and every 0.5x tag in between): an
@@ -18,9 +21,14 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use firehose::Pipeline;
 use firehose::config::PipelineConfig;
+use firehose::emit::batches::Template;
 use firehose::intake::Intake;
+use firehose::pass::Passed;
+use firehose::serve::partition::{HEADER, PartitionSink};
 use firehose::tools::generate::Generator;
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
@@ -238,7 +246,8 @@ const KAFKA_SOURCE: &[&[&str]] = &[
     TLS,
 ];
 
-/// website/cue/reference/components/sources/generated/http_server.cue
+/// website/cue/reference/components/sources/generated/http_server.cue (`headers`, which
+/// turns request headers into event fields, is documented in every tag v0.50.0-v0.57.0).
 const HTTP_SERVER_SOURCE: &[&[&str]] = &[
     &[
         "address",
@@ -561,20 +570,30 @@ fn mapping<'a>(value: &'a Yaml, what: &str) -> &'a Mapping {
     value.as_mapping().unwrap_or_else(|| panic!("{what} must be a mapping, is {value:?}"))
 }
 
-/// What an example's README tells `firehose serve` to do.
+/// What an example's README tells `firehose serve` to do, with its pipeline's `serve:`.
 struct Sidecar {
     /// `--listen` (host:port).
     listen: String,
     /// `--forward` (URL).
     forward: String,
+    /// `--partition`, or the pipeline's `serve.partition`: the template whose value goes
+    /// in the `X-Firehose-Partition` header.
+    partition: Option<String>,
+    /// `--forward-gzip`, or the pipeline's `serve.forward_gzip`.
+    forward_gzip: bool,
+}
+
+/// The README lines that run `firehose serve`.
+fn serve_lines(readme: &str) -> impl Iterator<Item = &str> {
+    readme.lines().filter(|l| l.contains("firehose serve"))
 }
 
 /// The value after `flag` on the README's `firehose serve` line.
 fn flag_value(readme: &str, flag: &str) -> Option<String> {
-    readme.lines().filter(|l| l.contains("firehose serve")).find_map(|line| {
+    serve_lines(readme).find_map(|line| {
         let mut words = line.split_whitespace();
         words.find(|w| *w == flag)?;
-        words.next().map(|w| w.trim_matches('`').to_string())
+        words.next().map(|w| w.trim_matches(|c| c == '`' || c == '\'' || c == '"').to_string())
     })
 }
 
@@ -585,7 +604,53 @@ fn sidecar(dir: &Path) -> Sidecar {
     assert!(readme.contains(&serve), "{name}/README.md must show `{serve} ...`");
     let listen = flag_value(&readme, "--listen").unwrap_or_else(|| panic!("{name}/README.md: no --listen"));
     let forward = flag_value(&readme, "--forward").unwrap_or_else(|| panic!("{name}/README.md: no --forward"));
-    Sidecar { listen, forward }
+    let pipeline = yaml(&dir.join("pipeline.yaml"));
+    let partition =
+        flag_value(&readme, "--partition").or_else(|| get_str(&pipeline, "serve.partition").map(String::from));
+    let forward_gzip = serve_lines(&readme).any(|l| l.split_whitespace().any(|w| w == "--forward-gzip"))
+        || get(&pipeline, "serve.forward_gzip").and_then(Yaml::as_bool) == Some(true);
+    Sidecar { listen, forward, partition, forward_gzip }
+}
+
+/// How an example wires Vector around the sidecar, told by `to_firehose`'s codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wiring {
+    /// Vector never parses the events: `bytes` in, `text` out, on both sides of Firehose;
+    /// partition keys come from the `X-Firehose-Partition` header.
+    Bytes,
+    /// Vector parses the events, for transforms of its own or sinks that read their fields:
+    /// JSON codecs on both sides of Firehose. About twice the CPU per event.
+    Json,
+}
+
+/// The one example that shows the JSON-codec wiring; all others are in bytes mode.
+const JSON_CODEC_EXAMPLE: &str = "json-codec";
+
+impl Wiring {
+    /// The wiring whose `to_firehose` sink has `codec`.
+    fn of(codec: &str) -> Option<Wiring> {
+        match codec {
+            "text" => Some(Wiring::Bytes),
+            "json" => Some(Wiring::Json),
+            _ => None,
+        }
+    }
+
+    /// `from_firehose`'s `decoding.codec`.
+    fn decoding(self) -> &'static str {
+        match self {
+            Wiring::Bytes => "bytes",
+            Wiring::Json => "json",
+        }
+    }
+
+    /// The `encoding.codec` of `to_firehose` and of the sinks after Firehose.
+    fn encoding(self) -> &'static str {
+        match self {
+            Wiring::Bytes => "text",
+            Wiring::Json => "json",
+        }
+    }
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`).
@@ -731,29 +796,108 @@ fn strings<'a>(value: &'a Yaml, path: &mut Vec<String>, out: &mut Vec<(String, &
     }
 }
 
-/// The event fields the sinks after Firehose need (templates, partition and message keys).
-fn fields_needed_downstream(config: &Yaml) -> BTreeSet<String> {
-    let mut fields = BTreeSet::new();
-    for (_, sink) in components(config, Kind::Sink) {
-        let from_firehose = sink
-            .get("inputs")
-            .and_then(Yaml::as_sequence)
-            .is_some_and(|inputs| inputs.iter().any(|i| i.as_str() == Some("from_firehose")));
-        if !from_firehose {
-            continue;
-        }
+/// A field of the events that a sink after Firehose reads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Needed {
+    /// The sink's id.
+    sink: String,
+    /// The option that names the field (`key_prefix`, `partition_key_field`, ...).
+    option: String,
+    /// The field, as Vector reads it: a leading `.` and quotes around a plain name removed.
+    field: String,
+}
+
+/// A Vector field path as the field it names: `.a` and `"a"` are `a` (dashes need no
+/// quotes in Vector's path syntax, so `X-Firehose-Partition` is one field).
+fn field_name(path: &str) -> String {
+    let path = path.strip_prefix('.').unwrap_or(path);
+    path.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(path).to_string()
+}
+
+/// The sinks reading from `from_firehose`.
+fn sinks_after_firehose(config: &Yaml) -> BTreeMap<String, Yaml> {
+    components(config, Kind::Sink)
+        .into_iter()
+        .filter(|(_, sink)| {
+            sink.get("inputs")
+                .and_then(Yaml::as_sequence)
+                .is_some_and(|inputs| inputs.iter().any(|i| i.as_str() == Some("from_firehose")))
+        })
+        .collect()
+}
+
+/// The event fields the sinks after Firehose read (templates, partition and message keys).
+fn fields_needed_downstream(config: &Yaml) -> Vec<Needed> {
+    let mut needed = BTreeSet::new();
+    for (id, sink) in sinks_after_firehose(config) {
         let mut found = Vec::new();
         strings(&sink, &mut Vec::new(), &mut found);
-        for (_, s) in found {
-            fields.extend(template_fields(s));
+        for (option, s) in found {
+            for field in template_fields(s) {
+                needed.insert(Needed { sink: id.clone(), option: option.clone(), field: field_name(&field) });
+            }
         }
-        for key in ["partition_key_field", "key_field"] {
-            if let Some(field) = get_str(&sink, key) {
-                fields.insert(field.to_string());
+        for option in ["partition_key_field", "key_field"] {
+            if let Some(field) = get_str(&sink, option) {
+                needed.insert(Needed { sink: id.clone(), option: option.to_string(), field: field_name(field) });
             }
         }
     }
-    fields
+    needed.into_iter().collect()
+}
+
+/// The request headers `from_firehose` turns into event fields (`headers`).
+fn header_fields(config: &Yaml) -> Vec<String> {
+    let source = components(config, Kind::Source).remove("from_firehose");
+    let headers = source.as_ref().and_then(|s| s.get("headers")).and_then(Yaml::as_sequence);
+    headers.into_iter().flatten().map(|h| h.as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// Where the sinks after Firehose get their keys: a field named like a header that
+/// `from_firehose` lists is filled from `X-Firehose-Partition`, which Firehose sends only
+/// with `serve.partition`; in bytes mode there is no other field to read.
+fn check_partition_wiring(name: &str, config: &Yaml, sidecar: &Sidecar, wiring: Wiring) -> Vec<String> {
+    let mut errors = Vec::new();
+    let headers = header_fields(config);
+    for header in &headers {
+        if !header.eq_ignore_ascii_case(HEADER) {
+            errors.push(format!(
+                "{name}: sources.from_firehose lists header `{header}`, which Firehose never sends (it sends {HEADER})"
+            ));
+        }
+    }
+    if !headers.is_empty() && sidecar.partition.is_none() {
+        errors.push(format!(
+            "{name}: sources.from_firehose lists `headers: {headers:?}` but pipeline.yaml sets no serve.partition: \
+             Firehose sends no {HEADER} header, and the field is null on every event"
+        ));
+    }
+    let needed = fields_needed_downstream(config);
+    for Needed { sink, option, field } in &needed {
+        if headers.contains(field) {
+            if sidecar.partition.is_none() {
+                errors.push(format!(
+                    "{name}: sinks.{sink}.{option} reads `{field}`, which only Firehose's serve.partition fills: \
+                     set serve.partition in pipeline.yaml"
+                ));
+            }
+        } else if wiring == Wiring::Bytes {
+            errors.push(format!(
+                "{name}: sinks.{sink}.{option} reads `{field}`, but in bytes mode an event after Firehose has only \
+                 its `message` and the headers from_firehose lists: set serve.partition in pipeline.yaml, list \
+                 `headers: [{HEADER}]` on from_firehose and name `{HEADER}` here"
+            ));
+        }
+    }
+    if let Some(template) = &sidecar.partition
+        && !needed.iter().any(|n| headers.contains(&n.field))
+    {
+        errors.push(format!(
+            "{name}: serve.partition `{template}` is set but no sink after Firehose reads {HEADER} (list it in \
+             from_firehose's `headers` and name it in the sink): every batch is split by it for nothing"
+        ));
+    }
+    errors
 }
 
 /// Checks one `vector.yaml`, returning every problem found.
@@ -852,8 +996,11 @@ fn check_vector_config(dir: &Path) -> Vec<String> {
         }
     }
 
-    // The sink to Firehose.
+    // The sink to Firehose; its codec tells the wiring.
     let sinks = components(&config, Kind::Sink);
+    let sources = components(&config, Kind::Source);
+    let transforms = components(&config, Kind::Transform);
+    let mut wiring = Wiring::Bytes;
     match sinks.get("to_firehose") {
         None => errors.push(format!("{name}: no `to_firehose` sink")),
         Some(sink) => {
@@ -864,9 +1011,43 @@ fn check_vector_config(dir: &Path) -> Vec<String> {
                 }
             };
             expect("type", "http", &mut errors);
-            expect("encoding.codec", "json", &mut errors);
+            let codec = get_str(sink, "encoding.codec").unwrap_or_default();
+            match Wiring::of(codec) {
+                None => errors.push(format!(
+                    "{at}: `encoding.codec` must be `text` (bytes mode) or `json` (the JSON-codec wiring), is `{codec}`"
+                )),
+                Some(Wiring::Json) if name != JSON_CODEC_EXAMPLE => errors.push(format!(
+                    "{at}: `encoding.codec: json` parses every event in Vector; the examples wire bytes mode \
+                     (`encoding.codec: text`), only {JSON_CODEC_EXAMPLE}/ shows the JSON codecs"
+                )),
+                Some(w) => wiring = w,
+            }
             expect("framing.method", "newline_delimited", &mut errors);
-            expect("compression", "gzip", &mut errors);
+            // A loopback hop: compression costs CPU on both ends and saves nothing.
+            if get_str(sink, "compression").is_some_and(|c| c != "none") {
+                errors.push(format!(
+                    "{at}: `compression` must be `none` (or unset) on the loopback hop, is {:?}",
+                    get(sink, "compression")
+                ));
+            }
+            if wiring == Wiring::Bytes {
+                // Vector never parses the events: the sources feed Firehose directly, as bytes.
+                let inputs = sink.get("inputs").and_then(Yaml::as_sequence).cloned().unwrap_or_default();
+                for input in inputs.iter().filter_map(Yaml::as_str) {
+                    if transforms.contains_key(input) {
+                        errors.push(format!(
+                            "{at}: in bytes mode reads the sources directly, but `{input}` is a transform \
+                             (Firehose validates the events; Vector must not parse them)"
+                        ));
+                    } else if let Some(codec) = sources.get(input).and_then(|s| get_str(s, "decoding.codec"))
+                        && codec != "bytes"
+                    {
+                        errors.push(format!(
+                            "{name}: sources.{input}: `decoding.codec` must be `bytes` in bytes mode, is `{codec}`"
+                        ));
+                    }
+                }
+            }
             let uri = get_str(sink, "uri").unwrap_or_default();
             let (authority, uri_path) = split_url(uri);
             if authority != sidecar.listen || !["/", "/v1/events"].contains(&uri_path.as_str()) {
@@ -901,8 +1082,14 @@ fn check_vector_config(dir: &Path) -> Vec<String> {
         }
     }
 
+    if sidecar.forward_gzip {
+        errors.push(format!(
+            "{name}: firehose serve must not compress what it forwards (--forward-gzip / serve.forward_gzip): \
+             a loopback hop; compress on the final sink"
+        ));
+    }
+
     // The source Firehose forwards to.
-    let sources = components(&config, Kind::Source);
     match sources.get("from_firehose") {
         None => errors.push(format!("{name}: no `from_firehose` source")),
         Some(source) => {
@@ -921,26 +1108,35 @@ fn check_vector_config(dir: &Path) -> Vec<String> {
             if path != forward_path {
                 errors.push(format!("{at}: `path` {path} does not match --forward {}", sidecar.forward));
             }
-            if get_str(source, "decoding.codec") != Some("json") {
-                errors.push(format!("{at}: `decoding.codec` must be json"));
+            if get_str(source, "decoding.codec") != Some(wiring.decoding()) {
+                errors.push(format!(
+                    "{at}: `decoding.codec` must be `{}` to match to_firehose's `encoding.codec: {}`, is {:?}",
+                    wiring.decoding(),
+                    wiring.encoding(),
+                    get(source, "decoding.codec")
+                ));
             }
             if get_str(source, "framing.method") != Some("newline_delimited") {
                 errors.push(format!("{at}: `framing.method` must be newline_delimited"));
             }
         }
     }
-    let destinations: Vec<&String> = sinks
-        .iter()
-        .filter(|(_, s)| {
-            s.get("inputs")
-                .and_then(Yaml::as_sequence)
-                .is_some_and(|i| i.iter().any(|i| i.as_str() == Some("from_firehose")))
-        })
-        .map(|(id, _)| id)
-        .collect();
+    let destinations = sinks_after_firehose(&config);
     if destinations.is_empty() {
         errors.push(format!("{name}: no sink reads from `from_firehose`"));
     }
+    for (id, sink) in &destinations {
+        // Bytes mode: `text` writes each event's message, the line exactly as Firehose sent it.
+        if get_str(sink, "encoding.codec") != Some(wiring.encoding()) {
+            errors.push(format!(
+                "{name}: sinks.{id}: `encoding.codec` must be `{}` after from_firehose's `decoding.codec: {}`, is {:?}",
+                wiring.encoding(),
+                wiring.decoding(),
+                get(sink, "encoding.codec")
+            ));
+        }
+    }
+    errors.extend(check_partition_wiring(&name, &config, &sidecar, wiring));
 
     // Templates: since 0.57 a template that references event fields needs a literal prefix
     // (src/template.rs, ConfinementChecker::for_template): not empty and not just "/".
@@ -959,24 +1155,40 @@ fn check_vector_config(dir: &Path) -> Vec<String> {
     }
 
     // Environment variables: each one Vector would substitute (comments included) is a row
-    // of the README's table (`| `NAME` | ...`); a literal dollar must be written `$$`.
+    // of the README's table (`| `NAME` | ...`); a literal dollar must be written `$$`. Since
+    // 0.57 Vector interpolates only when told to (src/cli.rs, src/app.rs), so the README must
+    // say so where it runs Vector.
     match interpolated_variables(&text) {
         Err(e) => errors.push(format!("{name}/vector.yaml: {e}")),
         Ok(names) => {
-            for var in names {
+            for var in &names {
                 if !readme.lines().any(|l| l.starts_with(&format!("| `{var}` |"))) {
                     errors.push(format!("{name}/vector.yaml uses ${var}, which README.md's environment table lacks"));
                 }
+            }
+            let sets_it = readme.lines().any(|l| {
+                l.trim() == format!("export {INTERPOLATION}=true")
+                    || l.contains(&format!("{INTERPOLATION}=true vector"))
+            });
+            if (!names.is_empty() || text.contains("$$")) && !sets_it {
+                errors.push(format!(
+                    "{name}/README.md: vector.yaml uses environment variables, which Vector 0.57 and later \
+                     interpolate only with {INTERPOLATION}=true: export it where README.md runs Vector"
+                ));
             }
         }
     }
     errors
 }
 
+/// The switch that turns environment variable interpolation on in Vector 0.57 and later
+/// (`--dangerously-allow-env-var-interpolation`; older releases ignore the variable).
+const INTERPOLATION: &str = "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION";
+
 #[test]
 fn there_is_an_example_per_destination_and_the_readme_lists_them() {
     let names: Vec<String> = examples().iter().map(|d| name_of(d)).collect();
-    for expected in ["event-hubs", "http", "kinesis", "pubsub", "s3"] {
+    for expected in ["event-hubs", "http", "kinesis", "pubsub", "s3", JSON_CODEC_EXAMPLE] {
         assert!(names.contains(&expected.to_string()), "vector-examples/{expected}/vector.yaml is missing: {names:?}");
     }
     let readme = read(&examples_dir().join("README.md"));
@@ -1028,43 +1240,100 @@ fn every_firehose_pipeline_parses_and_names_wasm_modules() {
     }
 }
 
-#[test]
-fn every_firehose_pipeline_runs_and_keeps_the_fields_vector_needs_after_it() {
-    // The pipelines name the modules as `../../target/wasm32-wasip2/module/...`; the build
-    // may live elsewhere (CARGO_TARGET_DIR), so point those paths at the built modules.
+/// An example's pipeline, loaded with its module and table paths pointed at the built
+/// modules and the demo's tables (the build may live elsewhere: CARGO_TARGET_DIR).
+fn load_example_pipeline(dir: &Path) -> Arc<Pipeline> {
     let modules = common::module("filter").parent().unwrap().to_path_buf();
-    for dir in examples() {
-        let name = name_of(&dir);
-        let needed = fields_needed_downstream(&yaml(&dir.join("vector.yaml")));
-        let text = read(&dir.join("pipeline.yaml"))
-            .replace("../../target/wasm32-wasip2/module/", &format!("{}/", modules.display()))
-            .replace("../../examples/", &format!("{}/", common::root().join("examples").display()));
-        let copy = common::TestDir::new();
-        let pipeline = Pipeline::load(&common::engine(), &copy.write("pipeline.yaml", &text))
-            .unwrap_or_else(|e| panic!("{name}/pipeline.yaml should load: {e}"));
-        let mut generator = Generator::new(42);
-        let mut intake = Intake::default();
-        for line in 1..=500 {
-            intake.add(line, generator.next_event().as_bytes());
+    let text = read(&dir.join("pipeline.yaml"))
+        .replace("../../target/wasm32-wasip2/module/", &format!("{}/", modules.display()))
+        .replace("../../examples/", &format!("{}/", common::root().join("examples").display()));
+    let copy = common::TestDir::new();
+    Pipeline::load(&common::engine(), &copy.write("pipeline.yaml", &text))
+        .unwrap_or_else(|e| panic!("{}/pipeline.yaml should load: {e}", name_of(dir)))
+}
+
+/// The value at a simple field path (`a`, `$.a.b`) of `event`.
+fn lookup<'a>(event: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    let path = path.strip_prefix("$.").unwrap_or(path);
+    path.split('.').try_fold(event, |v, key| v.get(key))
+}
+
+/// What the sidecar forwards for 500 generated events: the pipeline's output grouped as
+/// `firehose serve` groups it (by `partition`, or one group), checked for what the sinks
+/// after it read: every event has its partition, no partition value comes from a masked
+/// field, batches are not split into a request per handful of events, and the `fields`
+/// read from the events themselves (JSON-codec wiring) are there and unmasked.
+fn forwarding_problems(pipeline: &Arc<Pipeline>, partition: Option<&str>, fields: &[String]) -> Vec<String> {
+    let template = partition.map(|p| Template::parse(p).unwrap_or_else(|e| panic!("serve.partition: {e}")));
+    let mut generator = Generator::new(42);
+    let mut intake = Intake::default();
+    for line in 1..=500 {
+        intake.add(line, generator.next_event().as_bytes());
+    }
+    let passed = Passed::run(&mut pipeline.runner(), intake);
+    let before = passed.counts();
+    let mut sink = PartitionSink::new(template.as_ref());
+    let Ok(after) = passed.deliver(&mut sink);
+    let mut problems = Vec::new();
+    if before.delivered < 100 {
+        problems.push(format!("only {} of 500 events delivered", before.delivered));
+    }
+    if after.delivered != before.delivered {
+        let letters = String::from_utf8_lossy(&sink.dead_letters);
+        let reason = letters.lines().find(|l| l.contains("no partition")).unwrap_or_default();
+        problems.push(format!(
+            "{} of {} delivered events have no partition and are dead-lettered: {reason}",
+            before.delivered - after.delivered,
+            before.delivered
+        ));
+    }
+    if let Some(template) = partition {
+        if sink.groups.len() as u64 > (after.delivered / 10).max(1) {
+            problems.push(format!(
+                "serve.partition `{template}` splits {} events into {} requests: choose a coarser key (per-lead keys \
+                 need the JSON-codec wiring)",
+                after.delivered,
+                sink.groups.len()
+            ));
         }
-        let fates = common::run_events(&pipeline, &intake.events);
-        let delivered: Vec<&serde_json::Value> = fates
-            .iter()
-            .filter_map(|f| match f {
-                common::Fate::Delivered(v) => Some(v),
-                _ => None,
-            })
-            .collect();
-        assert!(delivered.len() > 100, "{name}: only {} of 500 events delivered", delivered.len());
-        for event in delivered {
-            for field in &needed {
-                let value = event.get(field).and_then(|v| v.as_str());
-                assert!(
-                    value.is_some_and(|v| !v.is_empty() && !v.contains('*')),
-                    "{name}: `{field}` (used by a sink after Firehose) is missing or masked in {event}"
-                );
+        if let Some(group) = sink.groups.iter().find(|g| g.partition.as_deref().is_none_or(str::is_empty)) {
+            problems.push(format!("a group of {} events has no partition value", group.lines.len()));
+        }
+    }
+    // The fields the partition template renders, and those the sinks read from the events.
+    let mut read: Vec<String> = fields.to_vec();
+    let time_parts = ["year", "month", "day", "hour", "minute"];
+    read.extend(
+        partition.map(template_fields).unwrap_or_default().into_iter().filter(|f| !time_parts.contains(&f.as_str())),
+    );
+    for group in &sink.groups {
+        for line in group.body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let event: serde_json::Value = serde_json::from_slice(line).expect("forwarded lines are JSON");
+            for field in &read {
+                let value = lookup(&event, field).and_then(|v| v.as_str());
+                if !value.is_some_and(|v| !v.is_empty() && !v.contains('*')) {
+                    problems.push(format!("`{field}` (read after Firehose) is missing or masked in {event}"));
+                    return problems;
+                }
             }
         }
+    }
+    problems
+}
+
+#[test]
+fn every_firehose_pipeline_runs_and_keeps_the_fields_vector_needs_after_it() {
+    for dir in examples() {
+        let name = name_of(&dir);
+        let config = yaml(&dir.join("vector.yaml"));
+        let headers = header_fields(&config);
+        // Fields named like a listed header come from X-Firehose-Partition (checked by
+        // rendering serve.partition); any other is read from the event (JSON-codec wiring).
+        let fields: Vec<String> =
+            fields_needed_downstream(&config).into_iter().map(|n| n.field).filter(|f| !headers.contains(f)).collect();
+        let partition = sidecar(&dir).partition;
+        let problems = forwarding_problems(&load_example_pipeline(&dir), partition.as_deref(), &fields);
+        assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
     }
 }
 
@@ -1097,4 +1366,144 @@ fn the_checker_catches_what_it_should() {
     assert_eq!(template_fields("events/flow={{ flow_id }}/x={{y}}/%Y"), ["flow_id", "y"]);
     assert!(matches("request.headers.*", &["request".into(), "headers".into(), "X-Pipeline".into()]));
     assert!(matches("librdkafka_options.*", &["librdkafka_options".into(), "socket.keepalive.enable".into()]));
+    assert_eq!(field_name(".\"X-Firehose-Partition\""), "X-Firehose-Partition");
+
+    // The wiring: copies of the examples, each with one mistake, and what the checker says.
+    for name in ["s3", "kinesis", JSON_CODEC_EXAMPLE] {
+        assert_eq!(problems_after(name, &[]), "", "the unchanged copy of {name}/ is fine");
+    }
+    let header_on_source = ("vector.yaml", "    headers: [X-Firehose-Partition]\n", "");
+    let cases: &[(&str, &[Edit], &[&str])] = &[
+        // A sink naming the header field without `headers:` on from_firehose.
+        ("s3", &[header_on_source], &["sinks.s3.key_prefix reads `X-Firehose-Partition`, but in bytes mode"]),
+        // ... or without serve.partition: Firehose sends no header, the field is null.
+        (
+            "kinesis",
+            &[("pipeline.yaml", "serve:\n  partition: \"{{flow_id}}\"\n", "")],
+            &[
+                "lists `headers: [\"X-Firehose-Partition\"]` but pipeline.yaml sets no serve.partition",
+                "sinks.kinesis.partition_key_field reads `X-Firehose-Partition`, which only Firehose's serve.partition",
+            ],
+        ),
+        // A header Firehose never sends.
+        (
+            "kinesis",
+            &[("vector.yaml", "headers: [X-Firehose-Partition]", "headers: [X-Partition]")],
+            &["lists header `X-Partition`, which Firehose never sends"],
+        ),
+        // A sink reading an event field: a bytes event has none.
+        (
+            "s3",
+            &[("vector.yaml", "events/{{ X-Firehose-Partition }}/", "events/flow={{ flow_id }}/")],
+            &["sinks.s3.key_prefix reads `flow_id`, but in bytes mode", "is set but no sink after Firehose reads"],
+        ),
+        (
+            "kinesis",
+            &[("vector.yaml", "partition_key_field: X-Firehose-Partition", "partition_key_field: lead_id")],
+            &["sinks.kinesis.partition_key_field reads `lead_id`, but in bytes mode"],
+        ),
+        // Compression on the loopback hop, either way.
+        (
+            "s3",
+            &[("vector.yaml", "    compression: none\n", "    compression: gzip\n")],
+            &["sinks.to_firehose: `compression` must be `none`"],
+        ),
+        (
+            "s3",
+            &[("README.md", "--forward http://127.0.0.1:8788/", "--forward http://127.0.0.1:8788/ --forward-gzip")],
+            &["must not compress what it forwards"],
+        ),
+        // Codecs that do not match across the hop.
+        (
+            "s3",
+            &[("vector.yaml", "    decoding:\n      codec: bytes\n", "    decoding:\n      codec: json\n")],
+            &["sources.from_firehose: `decoding.codec` must be `bytes`"],
+        ),
+        (
+            "s3",
+            &[(
+                "vector.yaml",
+                "    encoding:\n      codec: text\n    framing:\n      method: newline_delimited\n    batch:\n      max_bytes",
+                "    encoding:\n      codec: json\n    framing:\n      method: newline_delimited\n    batch:\n      max_bytes",
+            )],
+            &["sinks.s3: `encoding.codec` must be `text`"],
+        ),
+        // A parse in Vector before Firehose in bytes mode, and JSON codecs outside json-codec/.
+        (
+            JSON_CODEC_EXAMPLE,
+            &[(
+                "vector.yaml",
+                "    encoding:\n      codec: json\n    framing:\n      method: newline_delimited\n    compression: none",
+                "    encoding:\n      codec: text\n    framing:\n      method: newline_delimited\n    compression: none",
+            )],
+            &[
+                "in bytes mode reads the sources directly, but `parse_leads` is a transform",
+                "sinks.kinesis.partition_key_field reads `lead_id`, but in bytes mode",
+            ],
+        ),
+        (
+            "kinesis",
+            &[(
+                "vector.yaml",
+                "    encoding:\n      codec: text\n    framing:\n      method: newline_delimited\n    compression: none",
+                "    encoding:\n      codec: json\n    framing:\n      method: newline_delimited\n    compression: none",
+            )],
+            &["only json-codec/ shows the JSON codecs"],
+        ),
+        (
+            "kinesis",
+            &[(
+                "vector.yaml",
+                "    decoding:\n      codec: bytes\n\n  # Firehose",
+                "    decoding:\n      codec: json\n\n  # Firehose",
+            )],
+            &["sources.lead_topic: `decoding.codec` must be `bytes` in bytes mode"],
+        ),
+        // Vector 0.57 leaves ${VAR} alone unless told.
+        (
+            "kinesis",
+            &[("README.md", "export VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION=true", "")],
+            &["interpolate only with VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION=true"],
+        ),
+    ];
+    for (name, edits, expected) in cases {
+        let problems = problems_after(name, edits);
+        for expect in *expected {
+            assert!(problems.contains(expect), "{name} with {edits:?}: `{expect}` not reported in:\n{problems}");
+        }
+    }
+
+    // What the sidecar forwards: keys that are not there, masked, or one per lead.
+    let pipeline = load_example_pipeline(&examples_dir().join("kinesis"));
+    assert_eq!(forwarding_problems(&pipeline, Some("{{flow_id}}"), &[]), Vec::<String>::new());
+    let problems = |partition: Option<&str>, fields: &[&str]| {
+        let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        forwarding_problems(&pipeline, partition, &fields).join("\n")
+    };
+    assert!(problems(Some("{{lead_id}}"), &[]).contains("requests: choose a coarser key"));
+    assert!(problems(Some("{{no_such_field}}"), &[]).contains("have no partition and are dead-lettered"));
+    assert!(
+        problems(Some("{{$.lead_data.email}}"), &[])
+            .contains("`$.lead_data.email` (read after Firehose) is missing or masked")
+    );
+    assert!(problems(None, &["$.lead_data.ssn"]).contains("is missing or masked"));
+}
+
+/// A change to a copy of an example: the file, a text in it, what replaces it.
+type Edit<'a> = (&'a str, &'a str, &'a str);
+
+/// What the checker reports for a copy of example `name` with `edits` applied.
+fn problems_after(name: &str, edits: &[Edit]) -> String {
+    let copy = common::TestDir::new();
+    let dir = copy.path(name);
+    std::fs::create_dir(&dir).expect("create the copy");
+    for file in ["vector.yaml", "pipeline.yaml", "README.md"] {
+        let mut text = read(&examples_dir().join(name).join(file));
+        for (_, from, to) in edits.iter().filter(|(f, _, _)| *f == file) {
+            assert!(text.contains(from), "{name}/{file} has no `{from}` to change");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(dir.join(file), text).expect("write the copy");
+    }
+    check_vector_config(&dir).join("\n")
 }

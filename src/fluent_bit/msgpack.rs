@@ -213,44 +213,58 @@ pub fn encode_record_stamped(header: &[u8], body: &Event<'_>, stamp: &Stamp, out
     out.extend_from_slice(stamp.msgpack_value());
 }
 
-/// Appends the JSON value at tape entry `entry` of `event` as msgpack.
+/// Appends the JSON value at tape entry `entry` of `event` as msgpack. One pass over the
+/// value's tape entries in order, no recursion: containers become their headers (the
+/// count from the tape's skip links), strings without escapes are copied as they are.
 pub fn from_json(event: &Event<'_>, entry: usize, out: &mut Vec<u8>) {
     let t = event.tape();
     let bytes = event.bytes();
-    match tape::tag(t, entry) {
-        tape::OBJECT => {
-            let value = event.value_at(entry);
-            let _ = rmp::encode::write_map_len(out, value.members().count() as u32);
-            for (key, member) in value.members() {
-                write_str(out, &key.as_str());
-                from_json(event, member.entry(), out);
+    for i in entry..tape::next_value(t, entry) {
+        match tape::tag(t, i) {
+            tape::OBJECT => {
+                let _ = rmp::encode::write_map_len(out, children(t, i, true));
             }
-        }
-        tape::ARRAY => {
-            let value = event.value_at(entry);
-            let _ = rmp::encode::write_array_len(out, value.items().count() as u32);
-            for item in value.items() {
-                from_json(event, item.entry(), out);
+            tape::ARRAY => {
+                let _ = rmp::encode::write_array_len(out, children(t, i, false));
             }
-        }
-        tape::STRING | tape::STRING_ESCAPED => {
-            let text = event.value_at(entry).as_str().unwrap_or_default();
-            write_str(out, &text);
-        }
-        tape::NUMBER => {
-            let text = std::str::from_utf8(&bytes[tape::value_span(t, entry)]).unwrap_or("0");
-            if let Ok(i) = text.parse::<i64>() {
-                let _ = rmp::encode::write_sint(out, i);
-            } else if let Ok(u) = text.parse::<u64>() {
-                let _ = rmp::encode::write_uint(out, u);
-            } else {
-                let _ = rmp::encode::write_f64(out, text.parse::<f64>().unwrap_or(0.0));
+            tape::OBJECT_END | tape::ARRAY_END => {}
+            tape::KEY | tape::STRING => {
+                // The host validated the event: a string body without escapes is UTF-8.
+                let body = &bytes[tape::offset(t, i) + 1..tape::word(t, i) - 1];
+                let _ = rmp::encode::write_str_len(out, body.len() as u32);
+                out.extend_from_slice(body);
             }
+            tape::KEY_ESCAPED | tape::STRING_ESCAPED => {
+                let text = json::unescape(&bytes[tape::offset(t, i) + 1..tape::word(t, i) - 1]).unwrap_or_default();
+                write_str(out, &text);
+            }
+            tape::NUMBER => {
+                let text = std::str::from_utf8(&bytes[tape::value_span(t, i)]).unwrap_or("0");
+                if let Ok(i) = text.parse::<i64>() {
+                    let _ = rmp::encode::write_sint(out, i);
+                } else if let Ok(u) = text.parse::<u64>() {
+                    let _ = rmp::encode::write_uint(out, u);
+                } else {
+                    let _ = rmp::encode::write_f64(out, text.parse::<f64>().unwrap_or(0.0));
+                }
+            }
+            tape::TRUE => out.push(0xc3),
+            tape::FALSE => out.push(0xc2),
+            _ => out.push(0xc0),
         }
-        tape::TRUE => out.push(0xc3),
-        tape::FALSE => out.push(0xc2),
-        _ => out.push(0xc0),
     }
+}
+
+/// How many members (or items) the container starting at entry `start` has.
+fn children(t: &[u32], start: usize, object: bool) -> u32 {
+    let end = tape::word(t, start);
+    let (mut k, mut count) = (start + 1, 0);
+    while k < end {
+        count += 1;
+        // A member is a key entry followed by its value.
+        k = tape::next_value(t, if object { k + 1 } else { k });
+    }
+    count
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -695,6 +709,23 @@ mod tests {
         }
         assert!(to_event(&mp(&nested_too_deep()), &mut json, &mut tape).is_err());
         assert!(to_event(&mp(&Mp::from(1)), &mut json, &mut tape).is_err(), "a body must be a map");
+    }
+
+    #[test]
+    fn json_back_to_msgpack_keeps_every_value() {
+        for body in tricky_bodies() {
+            let mut text = Vec::new();
+            if to_json(&mp(&body), &mut text).is_err() {
+                continue;
+            }
+            let Ok(tape) = json::tape_of(&text) else { continue };
+            let mut back = Vec::new();
+            from_json(&Event::new(&text, &tape), 0, &mut back);
+            // Written in the tape's order: byte for byte what the text says, read back.
+            let mut again = Vec::new();
+            to_json(&back, &mut again).unwrap();
+            assert_eq!(again, text, "{}", String::from_utf8_lossy(&text));
+        }
     }
 
     fn to_msgpack(value: &serde_json::Value) -> Mp {

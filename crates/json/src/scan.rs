@@ -41,10 +41,19 @@ pub(crate) static STRING_STOP: [bool; 256] = {
 };
 
 /// Index of the first byte at or after `i` that is `"`, `\` or a control character,
-/// or `b.len()`. Looks at eight bytes per step (SWAR): string bodies are most of an
-/// event's bytes, so this loop is most of the cost of scanning one.
+/// or `b.len()`. String bodies are most of an event's bytes, so this loop is most of the
+/// cost of scanning one: it looks at sixteen bytes per step with SIMD where the target
+/// has it (SSE2 on x86-64, simd128 in modules built with it), else eight (SWAR).
 #[inline]
 pub(crate) fn find_string_stop(b: &[u8], mut i: usize) -> usize {
+    #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+    while i + 16 <= b.len() {
+        let hits = simd::string_stops(&b[i..i + 16]);
+        if hits != 0 {
+            return i + hits.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while i + 8 <= b.len() {
@@ -66,6 +75,48 @@ pub(crate) fn find_string_stop(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Sixteen bytes at a time: a bit per byte that is `"`, `\` or below 0x20.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// The stop bits of `chunk` (exactly sixteen bytes), lowest bit first.
+    #[inline]
+    pub fn string_stops(chunk: &[u8]) -> u32 {
+        debug_assert_eq!(chunk.len(), 16);
+        // SAFETY: SSE2 is part of every x86-64 CPU; the load reads the sixteen bytes of
+        // `chunk` (unaligned loads allowed).
+        unsafe {
+            let x = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned x <= 0x1f iff saturating x - 0x1f is zero.
+            let control = _mm_cmpeq_epi8(_mm_subs_epu8(x, _mm_set1_epi8(0x1f)), _mm_setzero_si128());
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
+    }
+}
+
+/// Sixteen bytes at a time: a bit per byte that is `"`, `\` or below 0x20.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use std::arch::wasm32::*;
+
+    /// The stop bits of `chunk` (exactly sixteen bytes), lowest bit first.
+    #[inline]
+    pub fn string_stops(chunk: &[u8]) -> u32 {
+        debug_assert_eq!(chunk.len(), 16);
+        // SAFETY: the module is built with simd128; the load reads the sixteen bytes of
+        // `chunk` (v128 loads need no alignment).
+        let x = unsafe { v128_load(chunk.as_ptr().cast()) };
+        let hits = v128_or(
+            v128_or(u8x16_eq(x, u8x16_splat(b'"')), u8x16_eq(x, u8x16_splat(b'\\'))),
+            u8x16_lt(x, u8x16_splat(0x20)),
+        );
+        u8x16_bitmask(hits) as u32
+    }
 }
 
 /// Returns the index of the first non-whitespace byte at or after `i`.
@@ -332,6 +383,17 @@ mod tests {
         }
         assert_eq!(find_string_stop(b"plain text without end", 0), 22);
         assert_eq!(find_string_stop(b" \x7f\x80 ", 0), 4);
+        // Every byte that is not a stop, in runs long enough for the sixteen-byte steps,
+        // then each stop in turn.
+        let plain: Vec<u8> = (0x20..=0xffu8).filter(|&b| b != b'"' && b != b'\\').collect();
+        assert_eq!(find_string_stop(&plain, 0), plain.len());
+        for stop in (0..0x20u8).chain([b'"', b'\\']) {
+            for at in [0, 1, 15, 16, 17, 31, 100, plain.len()] {
+                let mut text = plain.clone();
+                text.insert(at, stop);
+                assert_eq!(find_string_stop(&text, 0), at, "stop {stop:#x} at {at}");
+            }
+        }
     }
 
     #[test]
