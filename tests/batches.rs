@@ -436,10 +436,8 @@ fn a_month_replayed_in_time_order_writes_one_object_per_partition() {
     let shuffled: Vec<&str> = lines.chunks(4).flat_map(|c| c.iter().rev().copied()).collect();
     dir.write("month.ndjson", &(shuffled.join("\n") + "\n"));
     let demo = root().join("examples/leadconduit/pipeline.yaml");
-    let out = firehose(
-        &["run", "-p", demo.to_str().unwrap(), "-i", "month.ndjson", "--output-dir", "lake"],
-        dir.dir.path(),
-    );
+    let out =
+        firehose(&["run", "-p", demo.to_str().unwrap(), "-i", "month.ndjson", "--output-dir", "lake"], dir.dir.path());
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{summary}");
     let lake = dir.path("lake");
@@ -472,8 +470,7 @@ fn open_batches_never_exceed_the_limit_and_early_closes_are_counted() {
         ..OutputConfig::default()
     };
     let metrics = std::sync::Arc::new(Metrics::new());
-    let mut writer =
-        BatchWriter::new(&dir.path("lake"), config).unwrap().with_threads(3).with_metrics(metrics.clone());
+    let mut writer = BatchWriter::new(&dir.path("lake"), config).unwrap().with_threads(3).with_metrics(metrics.clone());
     // 2,000 events over 200 partitions in a scrambled order (a fixed LCG).
     let mut state: u64 = 7;
     let mut partitions_seen = std::collections::HashSet::new();
