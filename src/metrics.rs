@@ -47,6 +47,7 @@ pub struct Metrics {
     delivered_before_retry: Counter,
     in_flight: Gauge,
     swaps: Family<Outcome, Gauge>,
+    batches_closed_early: Counter,
 }
 
 fn seconds() -> Histogram {
@@ -66,6 +67,7 @@ impl Metrics {
         let delivered_before_retry = Counter::default();
         let in_flight = Gauge::default();
         let swaps = Family::<Outcome, Gauge>::default();
+        let batches_closed_early = Counter::default();
         registry.register(
             "firehose_events",
             "Events by outcome: in, delivered, dropped, dead_lettered",
@@ -87,6 +89,11 @@ impl Metrics {
         );
         registry.register("firehose_in_flight_batches", "Batches being processed or forwarded", in_flight.clone());
         registry.register("firehose_swaps", "Rules versions swapped in (done) or refused since start", swaps.clone());
+        registry.register(
+            "firehose_batches_closed_early",
+            "Batches on disk written before their cut-off to make room for a new partition (output.max_open_partitions reached)",
+            batches_closed_early.clone(),
+        );
         Metrics {
             registry,
             events,
@@ -98,6 +105,7 @@ impl Metrics {
             delivered_before_retry,
             in_flight,
             swaps,
+            batches_closed_early,
         }
     }
 
@@ -138,6 +146,11 @@ impl Metrics {
     /// Counts an answered request.
     pub fn request(&self, status: u16) {
         self.requests.get_or_create(&Status { status }).inc();
+    }
+
+    /// Counts a batch on disk closed early to make room for a new partition.
+    pub fn batch_closed_early(&self) {
+        self.batches_closed_early.inc();
     }
 
     /// The in-flight gauge.

@@ -11,6 +11,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TestDir, module, root};
+use firehose::config::{Compression, OutputConfig};
+use firehose::emit::batches::BatchWriter;
+use firehose::intake::Intake;
+use firehose::metrics::Metrics;
+use firehose::pass::Placed;
 use serde_json::Value;
 
 fn firehose(args: &[&str], dir: &Path) -> Output {
@@ -192,12 +197,14 @@ fn events_without_a_partition_are_counted_as_dead_letters_and_output_choices_are
         module("pii-mask").display()
     );
     dir.write("conf/pipeline.yaml", &yaml);
-    // The error partition opened first does not count against the one open partition.
+    // The error partition opened first does not count against the one open partition;
+    // `b` closes `a`'s batch early instead of going to the error prefix.
     dir.write("in.ndjson", "{\"n\": 1}\n{\"n\": 2, \"flow_id\": \"a\"}\n{\"n\": 3, \"flow_id\": \"b\"}\n");
     let out = firehose(&["run", "-p", "conf/pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{summary}");
-    assert!(summary.contains("3 in, 1 out, 0 dropped by rules, 2 dead-lettered"), "{summary}");
+    assert!(summary.contains("3 in, 2 out, 0 dropped by rules, 1 dead-lettered"), "{summary}");
+    assert!(summary.contains("| 1 batch closed early at output.max_open_partitions (1)"), "{summary}");
     // output.dir is relative to the pipeline file, not to where firehose runs.
     let lake = dir.path("conf/lake");
     assert!(!dir.path("lake").exists());
@@ -207,10 +214,8 @@ fn events_without_a_partition_are_counted_as_dead_letters_and_output_choices_are
     assert_eq!(events.len(), 1);
     assert!(events[0]["firehose_metadata"].get("rules_version").is_none(), "turned off: {}", events[0]);
     assert!(events[0]["firehose_metadata"]["sequence"].is_u64());
-    let limit = objects(&lake.join("errors/partition-limit"));
-    assert_eq!(limit.len(), 1, "{:?}", objects(&lake));
-    let record = &read(&limit[0])[0];
-    assert!(record["reason"].as_str().unwrap().contains("output.max_open_partitions (1)"), "{record}");
+    assert_eq!(read(&objects(&lake.join("flow=b"))[0]).len(), 1);
+    assert!(!lake.join("errors/partition-limit").exists(), "{:?}", objects(&lake));
     assert_eq!(objects(&lake.join("errors/partition-key-missing")).len(), 1);
 
     // An explicit --output wins over the pipeline's output.dir.
@@ -308,7 +313,7 @@ fn a_killed_process_leaves_only_complete_objects() {
     pipeline(&dir, "  dir: lake\n  max_events: 20");
     dir.write("in.ndjson", &events(300_000, |_| String::new()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_firehose"))
-        .args(["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--workers", "1"])
+        .args(["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--workers", "2"])
         .current_dir(dir.dir.path())
         .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
         .stderr(Stdio::null())
@@ -323,11 +328,18 @@ fn a_killed_process_leaves_only_complete_objects() {
     child.wait().unwrap();
     let files = objects(&dir.path("lake"));
     assert!(!files.is_empty());
+    let mut sequences = Vec::new();
     for file in &files {
         let status = Command::new("gzip").args(["-t"]).arg(file).status().unwrap();
         assert!(status.success(), "{} is not a whole gzip file", file.display());
-        assert_eq!(read(file).len(), 20, "{}", file.display());
+        let events = read(file);
+        assert_eq!(events.len(), 20, "{}", file.display());
+        sequences.extend(events.iter().map(|e| e["firehose_metadata"]["sequence"].as_u64().unwrap()));
     }
+    // Two threads write batches, yet objects appear in the order batches were closed:
+    // what is on disk holds the run's sequence from 1 without a gap.
+    sequences.sort();
+    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
 }
 
 #[test]
@@ -354,4 +366,161 @@ fn the_lake_answers_a_warehouse_style_query() {
             "[('f0', 167, True), ('f1', 167, True), ('f2', 166, True)]"
         );
     }
+}
+
+/// Every event of every object under `lake` (recursively), with the object it is in.
+fn all_events(lake: &Path) -> Vec<(PathBuf, Value)> {
+    objects(lake).into_iter().flat_map(|file| read(&file).into_iter().map(move |event| (file.clone(), event))).collect()
+}
+
+/// Sequences of the events run from 1 without a gap or a repeat, and each object is
+/// one batch with an id of its own.
+fn assert_sequences_gap_free_and_batch_ids_unique(events: &[(PathBuf, Value)]) {
+    let mut sequences: Vec<u64> =
+        events.iter().map(|(_, e)| e["firehose_metadata"]["sequence"].as_u64().unwrap()).collect();
+    sequences.sort();
+    assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "gap-free, each once");
+    let mut ids = std::collections::HashMap::new();
+    for (file, event) in events {
+        let id = event["firehose_metadata"]["batch_id"].as_str().unwrap();
+        assert_eq!(*ids.entry(id.to_string()).or_insert(file), file, "batch {id} in two objects");
+    }
+    let objects: std::collections::HashSet<&PathBuf> = events.iter().map(|(file, _)| file).collect();
+    assert_eq!(ids.len(), objects.len(), "one batch id per object");
+}
+
+#[test]
+fn a_backfill_over_more_partitions_than_the_limit_puts_every_event_in_a_batch() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  prefix: \"flow={{flow_id}}/\"\n  max_open_partitions: 20\n  interval_secs: 900");
+    // 200 partitions, three events each in turn, twice round: 400 runs of three events.
+    // With 20 open at most, each run after the first 20 closes the least recently
+    // written batch (the one 20 runs back): 380 early closes, 400 objects.
+    dir.write("in.ndjson", &events(1200, |i| format!(", \"flow_id\": \"f{}\"", (i / 3) % 200)));
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(summary.contains("1200 in, 1200 out, 0 dropped by rules, 0 dead-lettered"), "{summary}");
+    assert!(summary.contains("| 400 objects"), "{summary}");
+    assert!(summary.contains("| 380 batches closed early at output.max_open_partitions (20)"), "{summary}");
+    let lake = dir.path("lake");
+    assert!(!lake.join("errors").exists(), "nothing under the error prefix: {:?}", objects(&lake.join("errors")));
+    let events = all_events(&lake);
+    let mut seen: Vec<u64> = events.iter().map(|(_, e)| e["n"].as_u64().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, (0..1200).collect::<Vec<_>>(), "every event in a batch");
+    for (file, event) in &events {
+        let n = event["n"].as_u64().unwrap();
+        assert!(file.starts_with(lake.join(format!("flow=f{}", (n / 3) % 200))), "{n} in {}", file.display());
+        assert_eq!(event["ssn"], "***-**-6789", "through the rules");
+    }
+    assert_eq!(objects(&lake).len(), 400);
+    assert_sequences_gap_free_and_batch_ids_unique(&events);
+}
+
+#[test]
+fn a_month_replayed_in_time_order_writes_one_object_per_partition() {
+    module("filter");
+    let dir = TestDir::new();
+    // The demo pipeline, partitioned by flow and hour, 500 partitions open at most;
+    // 3,000 events a month long: ~1,900 partitions, far more than may be open.
+    let generated = firehose(
+        &["generate", "--events", "3000", "--spread-days", "30", "--seed", "7", "--output", "month.ndjson"],
+        dir.dir.path(),
+    );
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    // Nearly in time order, as replays are: every four events reversed.
+    let text = std::fs::read_to_string(dir.path("month.ndjson")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let shuffled: Vec<&str> = lines.chunks(4).flat_map(|c| c.iter().rev().copied()).collect();
+    dir.write("month.ndjson", &(shuffled.join("\n") + "\n"));
+    let demo = root().join("examples/leadconduit/pipeline.yaml");
+    let out =
+        firehose(&["run", "-p", demo.to_str().unwrap(), "-i", "month.ndjson", "--output-dir", "lake"], dir.dir.path());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    let lake = dir.path("lake");
+    assert!(!lake.join("errors").exists(), "nothing under the error prefix: {summary}");
+    let files = objects(&lake);
+    let partitions: std::collections::HashSet<&Path> = files.iter().map(|f| f.parent().unwrap()).collect();
+    assert!(partitions.len() > 1500, "{} partitions", partitions.len());
+    // A partition, once left behind by time, is not written to again: closing it early
+    // costs nothing, each partition is one object.
+    assert_eq!(files.len(), partitions.len(), "objects vs partitions");
+    // The last 500 partitions stay open to the end; every other one was closed early.
+    assert!(summary.contains(&format!("| {} objects, ", files.len())), "{summary}");
+    let closed = format!("| {} batches closed early at output.max_open_partitions (500)", partitions.len() - 500);
+    assert!(summary.contains(&closed), "{summary}");
+    let events = all_events(&lake);
+    let delivered = summary.split(" in, ").nth(1).and_then(|s| s.split(' ').next()).unwrap();
+    assert!(summary.contains(&format!("3000 in, {delivered} out, ")), "{summary}");
+    assert!(summary.contains(" dropped by rules, 0 dead-lettered"), "{summary}");
+    assert_eq!(events.len().to_string(), delivered, "every delivered event in a batch");
+    assert_sequences_gap_free_and_batch_ids_unique(&events);
+}
+
+#[test]
+fn open_batches_never_exceed_the_limit_and_early_closes_are_counted() {
+    let dir = TestDir::new();
+    let config = OutputConfig {
+        prefix: "p={{p}}/".into(),
+        compression: Compression::None,
+        max_open_partitions: 20,
+        ..OutputConfig::default()
+    };
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let mut writer = BatchWriter::new(&dir.path("lake"), config).unwrap().with_threads(3).with_metrics(metrics.clone());
+    // 2,000 events over 200 partitions in a scrambled order (a fixed LCG).
+    let mut state: u64 = 7;
+    let mut partitions_seen = std::collections::HashSet::new();
+    for n in 0..2000 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let p = (state >> 33) % 200;
+        partitions_seen.insert(p);
+        let mut intake = Intake::default();
+        intake.add(n + 1, format!("{{\"n\": {n}, \"p\": \"{p}\"}}").as_bytes());
+        assert_eq!(writer.add(&intake.events.event(0), None).unwrap(), Placed::Delivered);
+        let stats = writer.stats();
+        assert!(stats.open_partitions <= 20, "{stats:?}");
+    }
+    assert_eq!(partitions_seen.len(), 200);
+    let stats = writer.finish().unwrap();
+    assert_eq!(stats.open_partitions_max, 20, "{stats:?}");
+    assert_eq!(stats.events, 2000);
+    // Every object but the 20 still open at the end was closed early.
+    assert!(stats.closed_early > 1000, "{stats:?}");
+    assert_eq!(stats.batches, stats.closed_early + 20, "{stats:?}");
+    let text = metrics.render(Default::default());
+    assert!(text.contains(&format!("firehose_batches_closed_early_total {}", stats.closed_early)), "{text}");
+    let events = all_events(&dir.path("lake"));
+    assert_eq!(events.len(), 2000);
+    assert_eq!(objects(&dir.path("lake")).len() as u64, stats.batches);
+    assert_sequences_gap_free_and_batch_ids_unique(&events);
+    // In each object, events keep the order they were added in.
+    for file in objects(&dir.path("lake")) {
+        let ns: Vec<u64> = read(&file).iter().map(|e| e["n"].as_u64().unwrap()).collect();
+        assert!(ns.windows(2).all(|w| w[0] < w[1]), "{ns:?}");
+    }
+}
+
+#[test]
+fn a_batch_that_cannot_be_written_fails_the_run_and_says_which() {
+    module("filter");
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake\n  prefix: \"flow={{flow_id}}/\"\n  max_events: 10");
+    dir.write("in.ndjson", &events(100, |i| format!(", \"flow_id\": \"{}\"", if i < 50 { "a" } else { "b" })));
+    // Where partition `b` goes is a file: its batches cannot be written.
+    std::fs::create_dir_all(dir.path("lake")).unwrap();
+    dir.write("lake/flow=b", "in the way");
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("writing batches: batch ") && stderr.contains("flow=b/events-"), "{stderr}");
+    assert!(stderr.contains("(10 events from sequence 51) could not be written"), "{stderr}");
+    assert!(!stderr.contains("firehose: 100 in"), "no summary of a failed run: {stderr}");
+    // What was written before is whole and in order; nothing after the failure.
+    let events = all_events(&dir.path("lake"));
+    assert_eq!(events.len(), 50, "{:?}", objects(&dir.path("lake")));
+    assert_sequences_gap_free_and_batch_ids_unique(&events);
 }

@@ -89,6 +89,11 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("{:<44} {:>9.0}", "  firehose serve CPU (user+sys) ns/event", sidecar_ns);
     println!("{:<44} {:>9.2}", "  sidecar CPU / pipeline alone", sidecar_vs_pipeline);
     println!("{:<44} {:>9.0}", "  events/s (wall, 2 connections)", sidecar.events as f64 / sidecar.wall_seconds);
+    let batches = bench::measure_batches(&firehose, &args.pipeline, &options)?;
+    println!("firehose run, {} events, all cores (events/s as each run reports it)", batches.events);
+    println!("{:<44} {:>9.0}", "  -o FILE (NDJSON)", batches.ndjson_events_per_s);
+    println!("{:<44} {:>9.0}", "  --output-dir DIR (gzip NDJSON batches)", batches.gzip_events_per_s);
+    println!("{:<44} {:>9.2}", "  gzip batches / NDJSON", batches.ratio());
     let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
     let ms = |v: f64| v * 1e3;
     println!(
@@ -120,7 +125,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         swaps.change_to_live.len()
     );
     println!(
-        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2}",
+        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} batches_gzip_vs_ndjson={:.2}",
         summary.line(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
         ms(bench::quantile(&swaps.switching, 1.0) - bench::quantile(&swaps.steady, 1.0)),
@@ -130,6 +135,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         fluent_bit_vs_pipeline,
         sidecar_ns,
         sidecar_vs_pipeline,
+        batches.ratio(),
     );
     Ok(ExitCode::SUCCESS)
 }

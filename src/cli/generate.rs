@@ -16,6 +16,10 @@ pub struct GenerateArgs {
     /// Seed; the same seed gives the same events.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Spread the timestamps evenly over this many days, in time order (as a replay or a
+    /// backfill sees them) [default: ~37 ms apart, from 2024-01-15 14:00 UTC].
+    #[arg(long, value_name = "DAYS")]
+    spread_days: Option<u32>,
     /// Where to write them (default: standard output).
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -29,6 +33,9 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let mut generator = Generator::new(args.seed);
+    if let Some(days) = args.spread_days {
+        generator = generator.spread_over_days(days, args.events);
+    }
     let mut line = String::with_capacity(1024);
     for _ in 0..args.events {
         line.clear();

@@ -21,6 +21,7 @@ use firehose::emit::NdjsonSink;
 use firehose::emit::batches::BatchWriter;
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
+use firehose::metrics::Metrics;
 use firehose::pass::{LivePass, Passed};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::{Counts, Pipeline};
@@ -97,7 +98,9 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             let mut config = pipeline.config.output.clone();
             config.framing = args.framing.unwrap_or(config.framing);
             config.compression = args.compression.unwrap_or(config.compression);
-            let batches = Batches::new(BatchWriter::new(&dir, config)?, dir);
+            let metrics = Arc::new(Metrics::new());
+            let writer = BatchWriter::new(&dir, config)?.with_threads(workers).with_metrics(metrics.clone());
+            let batches = Batches::new(writer, dir, metrics);
             run_with(engine, &args, pipeline, workers, source, batches)
         }
         None => {
@@ -197,15 +200,17 @@ impl Output for Ndjson {
 struct Batches {
     writer: BatchWriter,
     dir: PathBuf,
+    /// What happened to events and batches (`firehose run` has no metrics endpoint yet).
+    metrics: Arc<Metrics>,
     started: Instant,
     last_progress: Instant,
     progress: bool,
 }
 
 impl Batches {
-    fn new(writer: BatchWriter, dir: PathBuf) -> Batches {
+    fn new(writer: BatchWriter, dir: PathBuf, metrics: Arc<Metrics>) -> Batches {
         let progress = std::io::stderr().is_terminal();
-        Batches { writer, dir, started: Instant::now(), last_progress: Instant::now(), progress }
+        Batches { writer, dir, metrics, started: Instant::now(), last_progress: Instant::now(), progress }
     }
 }
 
@@ -217,7 +222,9 @@ impl Output for Batches {
     }
 
     fn write(&mut self, passed: Passed) -> anyhow::Result<Counts> {
-        passed.deliver(&mut self.writer).context("writing batches")
+        let counts = passed.deliver(&mut self.writer).context("writing batches")?;
+        self.metrics.events(&counts);
+        Ok(counts)
     }
 
     fn idle(&mut self, totals: &Counts) -> anyhow::Result<()> {
@@ -246,10 +253,17 @@ impl Output for Batches {
 
     fn summary(&self) -> (String, String) {
         let stats = self.writer.stats();
-        (
-            format!("{} under {}", self.writer.error_prefix(), self.dir.display()),
-            format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, self.dir.display()),
-        )
+        let mut written =
+            format!(" | {} objects, {:.1} MB under {}", stats.batches, stats.bytes as f64 / 1e6, self.dir.display());
+        if stats.closed_early > 0 {
+            written += &format!(
+                " | {} {} closed early at output.max_open_partitions ({})",
+                stats.closed_early,
+                if stats.closed_early == 1 { "batch" } else { "batches" },
+                self.writer.max_open_partitions()
+            );
+        }
+        (format!("{} under {}", self.writer.error_prefix(), self.dir.display()), written)
     }
 }
 

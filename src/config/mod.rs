@@ -77,7 +77,12 @@ pub struct OutputConfig {
     pub max_events: Option<usize>,
     /// Partition by the event's `timestamp` (`event`) or by when it is written (`processing`).
     pub time_source: TimeSource,
-    /// Most partitions with an open batch; events for more go to the error prefix.
+    /// Most partitions with a batch open at once (at least 1), which bounds memory: an
+    /// event for one more partition first closes the batch written to least recently
+    /// (written out early, counted on the summary line), then opens its own. No event
+    /// goes to the error prefix for it. Events in time order (a replay, a backfill)
+    /// rarely reopen a partition, so few extra objects result; set it above the number
+    /// of partitions an interval's events touch.
     pub max_open_partitions: usize,
 }
 
@@ -392,6 +397,9 @@ impl PipelineConfig {
             return Err(fail(
                 "`output.size_mib` must be 1-128 and `output.interval_secs` 0-900 (Firehose's buffering hints)".into(),
             ));
+        }
+        if file.output.max_open_partitions == 0 {
+            return Err(fail("`output.max_open_partitions` must be at least 1".into()));
         }
         if file.batch.max_events == 0 {
             return Err(fail("`batch.max_events` must be greater than zero".into()));

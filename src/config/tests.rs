@@ -66,6 +66,8 @@ fn explains_what_is_wrong() {
     let e = err("stages:\n  - {name: a, module: m.wasm, config: {t: {$tabel: x.csv}}}");
     assert!(e.contains("unknown reference `$tabel`"), "{e}");
     assert!(err("limits: {timeout_ms: 0}\nstages:\n  - {name: a, module: m.wasm}").contains("greater than zero"));
+    let e = err("output: {max_open_partitions: 0}\nstages:\n  - {name: a, module: m.wasm}");
+    assert!(e.contains("`output.max_open_partitions` must be at least 1"), "{e}");
 }
 
 #[test]

@@ -74,12 +74,20 @@ pub struct Generator {
     rng: ChaCha8Rng,
     sequence: u64,
     start_ms: i64,
+    step_ms: i64,
 }
 
 impl Generator {
-    /// A generator for `seed`; timestamps start on 2024-01-15 14:00 UTC.
+    /// A generator for `seed`; timestamps start on 2024-01-15 14:00 UTC, ~37 ms apart.
     pub fn new(seed: u64) -> Generator {
-        Generator { rng: ChaCha8Rng::seed_from_u64(seed), sequence: 0, start_ms: 1_705_327_200_000 }
+        Generator { rng: ChaCha8Rng::seed_from_u64(seed), sequence: 0, start_ms: 1_705_327_200_000, step_ms: 37 }
+    }
+
+    /// Spreads the timestamps of `events` events evenly over `days` days, in time order,
+    /// as a replay or a backfill sees them.
+    pub fn spread_over_days(mut self, days: u32, events: u64) -> Generator {
+        self.step_ms = (i64::from(days) * 86_400_000 / events.max(1) as i64).max(1);
+        self
     }
 
     /// Appends the next event (one JSON object, no newline) to `out`.
@@ -100,7 +108,7 @@ impl Generator {
         );
         let phone = self.phone();
         let ts = chrono::DateTime::from_timestamp_millis(
-            self.start_ms + self.sequence as i64 * 37 + self.rng.random_range(0..30),
+            self.start_ms + self.sequence as i64 * self.step_ms + self.rng.random_range(0..30),
         )
         .expect("valid time")
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -324,5 +332,18 @@ mod tests {
         let mean = total / 1000;
         assert!((650..=950).contains(&mean), "mean event size {mean}");
         assert_ne!(Generator::new(8).next_event(), Generator::new(7).next_event());
+    }
+
+    #[test]
+    fn spreads_timestamps_over_days_in_time_order() {
+        let timestamp = |event: &str| {
+            let value: serde_json::Value = serde_json::from_str(event).unwrap();
+            chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str().unwrap()).unwrap()
+        };
+        let mut generator = Generator::new(7).spread_over_days(30, 3000);
+        let times: Vec<_> = (0..3000).map(|_| timestamp(&generator.next_event())).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "in time order");
+        let span = *times.last().unwrap() - times[0];
+        assert!(span > chrono::Duration::days(29) && span <= chrono::Duration::days(30), "{span}");
     }
 }

@@ -4,34 +4,44 @@
 //! compressed, and written atomically under names like
 //! `events-2024-01-15-14-30-45-AB12CD34.json.gz`.
 //!
-//! A batch is written to a hidden temporary name, synced, renamed and its directory
-//! synced: a reader never sees half a batch under a final name, and a crash leaves at
-//! most hidden `.…tmp` files behind. Dead letters and events that cannot be placed
-//! (missing partition key, too many open partitions) go under the error prefix in the
-//! same layout, each with its reason.
+//! At most `output.max_open_partitions` partitions have a batch open at once, so memory
+//! stays bounded: when an event needs a new partition and the limit is reached, the
+//! batch written to least recently is closed early (written out as it is) to make room.
+//! Events sorted or nearly sorted by time, as in a replay or a backfill, touch old
+//! partitions rarely, so such closes cost few extra objects.
+//!
+//! Batches are filled, given their ids and sequence numbers on the caller's thread, in
+//! input order; worker threads ([`store`]) frame, compress and write them. A batch is
+//! written to a hidden temporary name, synced, renamed and its directory synced, in the
+//! order batches were closed: a reader never sees half a batch under a final name, and
+//! a crash leaves whole objects holding the run's sequence from 1 without a gap, plus at
+//! most hidden `.…tmp` files. Dead letters and events that cannot be placed (missing
+//! partition key) go under the error prefix in the same layout, each with its reason.
 
+mod store;
 mod template;
 
-use std::collections::HashMap;
-use std::io::Write;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use firehose_json::Event;
 use serde_json::json;
 
+pub use store::{WriteError, compress};
 pub use template::{Missing, Template, TemplateError, event_time, safe};
 
-use super::stamp::{Field, Stamp};
 use crate::Error;
-use crate::config::{Compression, Framing, OutputConfig, TimeSource};
+use crate::config::{Compression, OutputConfig, TimeSource};
 use crate::emit::Letter;
 use crate::error::report;
 use crate::intake::Intake;
+use crate::metrics::Metrics;
 use crate::pass::{Delivered, Placed, Sink};
 use crate::pipeline::Events;
+use store::{Format, Sealed, Store};
 
 /// The member batches stamp on each event.
 const METADATA: &str = "firehose_metadata";
@@ -49,6 +59,14 @@ pub struct WriterStats {
     pub bytes: u64,
     /// Objects written.
     pub batches: u64,
+    /// Batches closed before their cut-off to make room for a new partition, because
+    /// `output.max_open_partitions` partitions had a batch open.
+    pub closed_early: u64,
+    /// Partitions with an open batch now (the error prefix's are not counted).
+    pub open_partitions: usize,
+    /// The most partitions that had a batch open at once: never above
+    /// `output.max_open_partitions`.
+    pub open_partitions_max: usize,
 }
 
 /// A batch being filled.
@@ -60,6 +78,23 @@ struct Open {
     versions: Vec<Option<Arc<str>>>,
     /// Under the error prefix: not counted against `max_open_partitions`.
     errors: bool,
+    /// When an event was last added, in the writer's count of additions (0: never);
+    /// the batch's key in `BatchWriter::recency`.
+    touched: u64,
+}
+
+impl Open {
+    fn new(errors: bool) -> Open {
+        Open {
+            id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            opened_at: Utc::now(),
+            events: Events::new(),
+            versions: Vec::new(),
+            errors,
+            touched: 0,
+        }
+    }
 }
 
 /// Groups events into batches and writes them under a directory.
@@ -69,14 +104,25 @@ pub struct BatchWriter {
     prefix: Template,
     error_prefix: Template,
     open: HashMap<String, Open>,
-    /// Open batches outside the error prefix.
-    open_partitions: usize,
+    /// The partitions with an open batch (not the error prefix's), least recently
+    /// written first: keyed by [`Open::touched`].
+    recency: BTreeMap<u64, String>,
+    /// Events added to partitions so far.
+    touches: u64,
+    /// The last `firehose_metadata.sequence` given out.
     sequence: u64,
-    stats: WriterStats,
+    closed_early: u64,
+    open_partitions_max: usize,
+    /// Worker threads writing batches; started with the first batch.
+    store: Option<Store>,
+    threads: usize,
+    finished: bool,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl BatchWriter {
-    /// A writer into `dir` with `config`'s layout and buffering.
+    /// A writer into `dir` with `config`'s layout and buffering, writing batches on one
+    /// thread per core.
     pub fn new(dir: &Path, config: OutputConfig) -> Result<BatchWriter, Error> {
         let fail = |message: String| Error::Pipeline { path: dir.to_path_buf(), message };
         let prefix = Template::parse(&config.prefix).map_err(|e| fail(format!("output.prefix: {}", report(&e))))?;
@@ -89,10 +135,29 @@ impl BatchWriter {
             prefix,
             error_prefix,
             open: HashMap::new(),
-            open_partitions: 0,
+            recency: BTreeMap::new(),
+            touches: 0,
             sequence: 0,
-            stats: WriterStats::default(),
+            closed_early: 0,
+            open_partitions_max: 0,
+            store: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            finished: false,
+            metrics: None,
         })
+    }
+
+    /// Compresses and writes batches on `threads` threads (at least one) instead of one
+    /// per core.
+    pub fn with_threads(mut self, threads: usize) -> BatchWriter {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Records batches closed early in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> BatchWriter {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The template of the error prefix (where dead letters go).
@@ -100,43 +165,48 @@ impl BatchWriter {
         &self.config.error_prefix
     }
 
+    /// The most partitions with an open batch (`output.max_open_partitions`).
+    pub fn max_open_partitions(&self) -> usize {
+        self.config.max_open_partitions.max(1)
+    }
+
     /// What has been written so far.
     pub fn stats(&self) -> WriterStats {
-        self.stats
+        let published = self.store.as_ref().map(Store::published).unwrap_or_default();
+        WriterStats {
+            events: published.events,
+            bytes: published.bytes,
+            batches: published.objects,
+            closed_early: self.closed_early,
+            open_partitions: self.recency.len(),
+            open_partitions_max: self.open_partitions_max,
+        }
     }
 
     /// Adds a delivered event, stamped with the rules `version` that processed it (if
     /// given); says whether it went to its partition ([`Placed::Delivered`]) or, when
-    /// it cannot be placed, to the error prefix with the reason.
-    pub fn add(&mut self, event: &Event<'_>, version: Option<&Arc<str>>) -> std::io::Result<Placed> {
+    /// it has no partition, to the error prefix with the reason. Fails when a batch
+    /// could not be written.
+    pub fn add(&mut self, event: &Event<'_>, version: Option<&Arc<str>>) -> Result<Placed, WriteError> {
         let now = Utc::now();
         let time = match self.config.time_source {
             TimeSource::Event => event_time(event).unwrap_or(now),
             TimeSource::Processing => now,
         };
-        let prefix = match self.prefix.render(Some(event), time, "") {
-            Ok(prefix) if self.open.contains_key(&prefix) || self.open_partitions < self.config.max_open_partitions => {
-                prefix
-            }
-            Ok(_) => {
-                let reason = format!(
-                    "more than output.max_open_partitions ({}) partitions have open batches",
-                    self.config.max_open_partitions
-                );
-                self.add_error("partition-limit", &error_record(&reason, event.bytes()))?;
-                return Ok(Placed::DeadLettered);
+        match self.prefix.render(Some(event), time, "") {
+            Ok(prefix) => {
+                self.push(prefix, event, version.cloned(), false)?;
+                Ok(Placed::Delivered)
             }
             Err(Missing(reason)) => {
                 self.add_error("partition-key-missing", &error_record(&reason, event.bytes()))?;
-                return Ok(Placed::DeadLettered);
+                Ok(Placed::DeadLettered)
             }
-        };
-        self.push(prefix, event, version.cloned(), false)?;
-        Ok(Placed::Delivered)
+        }
     }
 
     /// Adds a dead-letter record (one JSON object) under the error prefix.
-    pub fn add_error(&mut self, error_type: &str, record: &[u8]) -> std::io::Result<()> {
+    pub fn add_error(&mut self, error_type: &str, record: &[u8]) -> Result<(), WriteError> {
         let mut intake = Intake::default();
         intake.max_event_bytes = usize::MAX;
         intake.add(1, record);
@@ -161,20 +231,25 @@ impl BatchWriter {
         event: &Event<'_>,
         version: Option<Arc<str>>,
         errors: bool,
-    ) -> std::io::Result<()> {
-        let open = self.open.entry(prefix.clone()).or_insert_with(|| {
-            if !errors {
-                self.open_partitions += 1;
+    ) -> Result<(), WriteError> {
+        if self.finished {
+            return Err(WriteError::Finished);
+        }
+        if !self.open.contains_key(&prefix) {
+            if !errors && self.recency.len() >= self.max_open_partitions() {
+                self.close_least_recent()?;
             }
-            Open {
-                id: uuid::Uuid::new_v4().to_string(),
-                started: Instant::now(),
-                opened_at: Utc::now(),
-                events: Events::new(),
-                versions: Vec::new(),
-                errors,
-            }
-        });
+            self.open.insert(prefix.clone(), Open::new(errors));
+        }
+        let open = self.open.get_mut(&prefix).expect("opened above");
+        if !errors && (open.touched == 0 || open.touched != self.touches) {
+            // Now the most recently written: move it to the end of the order.
+            let key = self.recency.remove(&open.touched).unwrap_or_else(|| prefix.clone());
+            self.touches += 1;
+            open.touched = self.touches;
+            self.recency.insert(self.touches, key);
+            self.open_partitions_max = self.open_partitions_max.max(self.recency.len());
+        }
         open.events.push(event.bytes(), event.tape());
         open.versions.push(version);
         // Sizes count what is written: the events plus the metadata each one gets.
@@ -183,74 +258,70 @@ impl BatchWriter {
             || self.config.max_events.is_some_and(|max| open.events.len() >= max)
             || self.config.interval_secs == 0;
         if full {
-            self.flush(&prefix)?;
+            self.seal(&prefix)?;
         }
         Ok(())
     }
 
-    /// Writes every batch open longer than the buffering interval.
-    pub fn tick(&mut self) -> std::io::Result<()> {
+    /// Makes room for a new partition: writes out the batch written to least recently.
+    fn close_least_recent(&mut self) -> Result<(), WriteError> {
+        let Some((_, prefix)) = self.recency.pop_first() else { return Ok(()) };
+        self.closed_early += 1;
+        if let Some(metrics) = &self.metrics {
+            metrics.batch_closed_early();
+        }
+        self.seal(&prefix)
+    }
+
+    /// Writes every batch open longer than the buffering interval; fails when a batch
+    /// could not be written.
+    pub fn tick(&mut self) -> Result<(), WriteError> {
         let interval = Duration::from_secs(self.config.interval_secs);
         let due: Vec<String> =
             self.open.iter().filter(|(_, o)| o.started.elapsed() >= interval).map(|(p, _)| p.clone()).collect();
         for prefix in due {
-            self.flush(&prefix)?;
+            self.seal(&prefix)?;
         }
-        Ok(())
+        self.store.as_ref().map_or(Ok(()), Store::check)
     }
 
-    /// Writes every open batch (at shutdown).
-    pub fn finish(&mut self) -> std::io::Result<WriterStats> {
+    /// Writes every open batch and waits until all are on disk (at shutdown); nothing
+    /// more is written after. Fails when a batch could not be written.
+    pub fn finish(&mut self) -> Result<WriterStats, WriteError> {
         let all: Vec<String> = self.open.keys().cloned().collect();
         for prefix in all {
-            self.flush(&prefix)?;
+            self.seal(&prefix)?;
         }
-        Ok(self.stats)
+        self.finished = true;
+        if let Some(store) = &mut self.store {
+            store.close()?;
+        }
+        Ok(self.stats())
     }
 
-    fn flush(&mut self, prefix: &str) -> std::io::Result<()> {
+    /// Closes the batch of `prefix`: gives its events their sequence numbers and hands
+    /// it to the workers.
+    fn seal(&mut self, prefix: &str) -> Result<(), WriteError> {
         let Some(open) = self.open.remove(prefix) else { return Ok(()) };
         if !open.errors {
-            self.open_partitions -= 1;
+            self.recency.remove(&open.touched);
         }
         if open.events.is_empty() {
             return Ok(());
         }
-        let delivered_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut body = Vec::with_capacity(open.events.byte_len() + open.events.len() * 160);
-        if self.config.framing == Framing::JsonArray {
-            body.push(b'[');
-        }
-        let mut stamp = Stamp::none();
-        for i in 0..open.events.len() {
-            self.sequence += 1;
-            let version = open.versions[i].as_deref();
-            let fields = [
-                ("rules_version", Field::Str(version.unwrap_or_default())),
-                ("batch_id", Field::Str(&open.id)),
-                ("sequence", Field::Uint(self.sequence)),
-                ("delivered_at", Field::Str(&delivered_at)),
-            ];
-            stamp.set_object(METADATA, if version.is_some() { &fields } else { &fields[1..] });
-            if i > 0 && self.config.framing == Framing::JsonArray {
-                body.push(b',');
-            }
-            stamp.apply(&open.events.event(i), &mut body);
-            if self.config.framing == Framing::Ndjson {
-                body.push(b'\n');
-            }
-        }
-        if self.config.framing == Framing::JsonArray {
-            body.extend_from_slice(b"]\n");
-        }
-        let compressed = compress(self.config.compression, &body)?;
-        let name = object_name(&self.config.name, open.opened_at, self.config.compression);
-        let dir = self.dir.join(prefix);
-        write_atomically(&dir, &name, &compressed)?;
-        self.stats.events += open.events.len() as u64;
-        self.stats.bytes += compressed.len() as u64;
-        self.stats.batches += 1;
-        Ok(())
+        let first_sequence = self.sequence + 1;
+        self.sequence += open.events.len() as u64;
+        let sealed = Sealed {
+            dir: self.dir.join(prefix),
+            name: object_name(&self.config.name, open.opened_at, self.config.compression),
+            id: open.id,
+            first_sequence,
+            events: open.events,
+            versions: open.versions,
+        };
+        let (threads, format) =
+            (self.threads, Format { framing: self.config.framing, compression: self.config.compression });
+        self.store.get_or_insert_with(|| Store::start(threads, format)).submit(sealed)
     }
 }
 
@@ -258,14 +329,14 @@ impl BatchWriter {
 /// partitions (stamped with their version unless the pipeline turned that off), dead
 /// letters under the error prefix as `rejected` or `malformed`.
 impl Sink for BatchWriter {
-    type Error = std::io::Error;
+    type Error = WriteError;
 
-    fn deliver(&mut self, delivered: Delivered<'_>) -> std::io::Result<Placed> {
+    fn deliver(&mut self, delivered: Delivered<'_>) -> Result<Placed, WriteError> {
         let version = delivered.version.config.metadata.rules_version.then_some(&delivered.version.id);
         self.add(&delivered.event, version)
     }
 
-    fn dead_letter(&mut self, letter: Letter<'_>) -> std::io::Result<()> {
+    fn dead_letter(&mut self, letter: Letter<'_>) -> Result<(), WriteError> {
         let mut line = Vec::new();
         letter.write(&mut line);
         self.add_error(if letter.stage.is_some() { "rejected" } else { "malformed" }, &line)
@@ -288,42 +359,6 @@ fn object_name(name: &str, at: DateTime<Utc>, compression: Compression) -> Strin
         Compression::None => ".json",
     };
     format!("{}-{}-{id}{extension}", safe(name), at.format("%Y-%m-%d-%H-%M-%S"))
-}
-
-/// Compresses `data` in a format the standard tools read.
-pub fn compress(compression: Compression, data: &[u8]) -> std::io::Result<Vec<u8>> {
-    Ok(match compression {
-        Compression::None => data.to_vec(),
-        Compression::Gzip => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::default());
-            encoder.write_all(data)?;
-            encoder.finish()?
-        }
-        Compression::Snappy => {
-            let mut encoder = snap::write::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
-            encoder.write_all(data)?;
-            encoder.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?
-        }
-        Compression::Lz4 => {
-            let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
-            encoder.write_all(data)?;
-            encoder.finish().map_err(std::io::Error::other)?
-        }
-    })
-}
-
-/// Writes `dir/name` so that it appears whole or not at all: a hidden temporary file,
-/// synced, renamed, and the directory synced.
-fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

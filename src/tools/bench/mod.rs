@@ -7,6 +7,7 @@
 //! lines, run the batch, encode the delivered events as NDJSON with their
 //! `firehose_metadata`. Each case runs `repeats` times and keeps the fastest run.
 
+mod batches;
 mod clock;
 mod fluent_bit;
 mod sidecar;
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use batches::{BatchesReport, measure_batches};
 pub use clock::Timing;
 pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
 pub use sidecar::{SidecarReport, measure_sidecar};
