@@ -10,8 +10,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::Counts;
+use crate::emit::batches::event_time;
+use crate::engine::FailureKind;
 use crate::pass::Passed;
-use crate::reload::SwapCounts;
+use crate::reload::{Live, SwapCounts};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -33,6 +35,36 @@ struct Kind {
     kind: &'static str,
 }
 
+/// A stage and the module it runs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageModule {
+    stage: String,
+    module: String,
+}
+
+/// Dead letters by where and why: `reason` is `unreadable` (stage `intake`, before any
+/// rule) or `rejected` (by the stage's rules, or a failed call into its module).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refusal {
+    stage: String,
+    module: String,
+    reason: &'static str,
+}
+
+/// A failed call into a module: `reason` is `timeout` (CPU deadline), `memory` (memory
+/// cap) or `trap`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModuleFailure {
+    stage: String,
+    module: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Version {
+    version: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric Firehose exports.
@@ -48,6 +80,12 @@ pub struct Metrics {
     in_flight: Gauge,
     swaps: Family<Outcome, Gauge>,
     batches_closed_early: Counter,
+    batch_seconds: Histogram,
+    stage_dropped: Family<StageModule, Counter>,
+    dead_letters: Family<Refusal, Counter>,
+    module_failures: Family<ModuleFailure, Counter>,
+    version: Family<Version, Gauge>,
+    event_lag: Histogram,
 }
 
 fn seconds() -> Histogram {
@@ -68,6 +106,12 @@ impl Metrics {
         let in_flight = Gauge::default();
         let swaps = Family::<Outcome, Gauge>::default();
         let batches_closed_early = Counter::default();
+        let batch_seconds = seconds();
+        let stage_dropped = Family::<StageModule, Counter>::default();
+        let dead_letters = Family::<Refusal, Counter>::default();
+        let module_failures = Family::<ModuleFailure, Counter>::default();
+        let version = Family::<Version, Gauge>::default();
+        let event_lag = Histogram::new(exponential_buckets(1.0, 2.0, 18));
         registry.register(
             "firehose_events",
             "Events by outcome: in, delivered, dropped, dead_lettered",
@@ -94,6 +138,32 @@ impl Metrics {
             "Batches on disk written before their cut-off to make room for a new partition (output.max_open_partitions reached)",
             batches_closed_early.clone(),
         );
+        registry.register(
+            "firehose_batch_seconds",
+            "Time the rules took per batch, all stages together",
+            batch_seconds.clone(),
+        );
+        registry.register("firehose_stage_dropped", "Events dropped by each stage's rules", stage_dropped.clone());
+        registry.register(
+            "firehose_dead_letters",
+            "Events dead-lettered by the rules, by stage and reason (unreadable, rejected)",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "firehose_module_failures",
+            "Failed calls into a module, by reason (timeout: CPU deadline, memory: memory cap, trap)",
+            module_failures.clone(),
+        );
+        registry.register(
+            "firehose_rules_version_info",
+            "The rules version in service (value 1, the version in the label)",
+            version.clone(),
+        );
+        registry.register(
+            "firehose_event_lag_seconds",
+            "Age of events (now minus their `timestamp`) as the rules take them up, sampled: the first event of each batch",
+            event_lag.clone(),
+        );
         Metrics {
             registry,
             events,
@@ -106,6 +176,12 @@ impl Metrics {
             in_flight,
             swaps,
             batches_closed_early,
+            batch_seconds,
+            stage_dropped,
+            dead_letters,
+            module_failures,
+            version,
+            event_lag,
         }
     }
 
@@ -121,13 +197,59 @@ impl Metrics {
         }
     }
 
-    /// Records one batch pass: its size and its stages' times.
+    /// Records one batch pass: its size, its stages' times and what each stage dropped,
+    /// dead-lettered or failed on.
     pub fn batch(&self, passed: &Passed) {
         self.batch_events.observe(passed.intake().records() as f64);
+        let outcome = passed.outcome();
+        self.batch_seconds.observe(outcome.stage_seconds.iter().sum());
+        let events = &passed.intake().events;
+        if let Some(time) = (!events.is_empty()).then(|| events.event(0)).as_ref().and_then(event_time) {
+            let lag = (chrono::Utc::now() - time).num_milliseconds() as f64 / 1000.0;
+            self.event_lag.observe(lag.max(0.0));
+        }
         let stages = passed.version().stages();
-        for (stage, seconds) in stages.iter().zip(&passed.outcome().stage_seconds) {
+        for (stage, seconds) in stages.iter().zip(&outcome.stage_seconds) {
             self.stage_seconds.get_or_create(&Stage { stage: stage.name.clone() }).observe(*seconds);
         }
+        let labels = |s: usize| {
+            stages
+                .get(s)
+                .map_or_else(|| (String::new(), String::new()), |stage| (stage.name.clone(), stage.module_name.clone()))
+        };
+        for dropped in &outcome.dropped {
+            let (stage, module) = labels(dropped.stage as usize);
+            self.stage_dropped.get_or_create(&StageModule { stage, module }).inc();
+        }
+        let unreadable = passed.intake().malformed.len() as u64;
+        if unreadable > 0 {
+            let refusal = Refusal { stage: "intake".into(), module: String::new(), reason: "unreadable" };
+            self.dead_letters.get_or_create(&refusal).inc_by(unreadable);
+        }
+        for letter in &outcome.dead_letters {
+            let module =
+                stages.iter().find(|s| s.name == letter.stage).map(|s| s.module_name.clone()).unwrap_or_default();
+            let refusal = Refusal { stage: letter.stage.clone(), module, reason: "rejected" };
+            self.dead_letters.get_or_create(&refusal).inc();
+        }
+        for failure in &outcome.failures {
+            let (stage, module) = labels(failure.stage as usize);
+            let reason = match failure.kind {
+                FailureKind::Timeout => "timeout",
+                FailureKind::Memory => "memory",
+                FailureKind::Trap => "trap",
+            };
+            self.module_failures.get_or_create(&ModuleFailure { stage, module, reason }).inc();
+        }
+    }
+
+    /// Names the rules version in service (the info metric's label).
+    pub fn live_version(&self, version: &str) {
+        if self.version.get(&Version { version: version.to_string() }).is_some() {
+            return;
+        }
+        self.version.clear();
+        self.version.get_or_create(&Version { version: version.to_string() }).set(1);
     }
 
     /// Records a downstream exchange; `error` names its failure, if any.
@@ -156,6 +278,12 @@ impl Metrics {
     /// The in-flight gauge.
     pub fn in_flight(&self) -> &Gauge {
         &self.in_flight
+    }
+
+    /// The metrics in Prometheus text format, with `live`'s version and swap counts.
+    pub fn render_live(&self, live: &Live) -> String {
+        self.live_version(&live.current().id);
+        self.render(live.counts())
     }
 
     /// The metrics in Prometheus text format.

@@ -256,14 +256,36 @@ fn watched_files(reloader: &Reloader) -> HashSet<(PathBuf, std::ffi::OsString)> 
     if let Ok(config) = PipelineConfig::load(&reloader.path) {
         paths.extend(config.files);
     }
-    paths
-        .iter()
-        .filter_map(|file| {
-            let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-            Some((dir, file.file_name()?.to_os_string()))
-        })
-        .collect()
+    let mut watched = HashSet::new();
+    for file in &paths {
+        watched.extend(entry(file));
+        watched.extend(symlinks_on_the_way(file));
+    }
+    watched
+}
+
+/// A path as (canonical directory, file name).
+fn entry(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    Some((dir, path.file_name()?.to_os_string()))
+}
+
+/// The entries a file's content also depends on when it, or a directory on its way,
+/// is a symlink with a relative target: the link itself and the first step of its
+/// target. A mounted Kubernetes ConfigMap is exactly that (`pipeline.yaml ->
+/// ..data/pipeline.yaml`, `..data -> ..2026_12_02_03_55_00.123`), and the kubelet
+/// updates it by renaming a new `..data` over the old one: only `..data` changes.
+fn symlinks_on_the_way(file: &Path) -> Vec<(PathBuf, std::ffi::OsString)> {
+    let mut found = Vec::new();
+    for path in file.ancestors().take_while(|p| !p.as_os_str().is_empty()) {
+        let Ok(target) = std::fs::read_link(path) else { continue };
+        found.extend(entry(path));
+        if let (Some(std::path::Component::Normal(first)), false) = (target.components().next(), target.is_absolute()) {
+            found.extend(entry(&path.with_file_name(first)));
+        }
+    }
+    found
 }
 
 fn new_notifier(

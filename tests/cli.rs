@@ -421,3 +421,90 @@ fn a_line_starting_with_a_bracket_mid_stream_is_a_record_and_a_followed_array_is
     assert_eq!(lines.len(), 1);
     assert!(stderr(&output).contains("read once"), "{}", stderr(&output));
 }
+
+#[test]
+fn metrics_file_has_the_runs_numbers_for_a_textfile_collector() {
+    let dir = TestDir::new();
+    let metrics = dir.path("firehose.prom");
+    let dead = dir.path("dead.ndjson");
+    let now = chrono_like_now_minus(10);
+    let input = format!(
+        "{{\"event_type\":\"source.accepted\",\"timestamp\":{now}}}\n{{\"event_type\":\"lead.duplicate\"}}\nnot json\n{{\"event_type\":\"feedback.received\"}}\n"
+    );
+    let run = firehose(
+        &[
+            "run",
+            "--pipeline",
+            DEMO,
+            "--dead-letter",
+            dead.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        Some(input.as_bytes()),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(summary(&run), (4, 2, 1, 1));
+    let text = std::fs::read_to_string(&metrics).expect("the metrics file is written at the end");
+    for needle in [
+        "firehose_events_total{outcome=\"in\"} 4",
+        "firehose_events_total{outcome=\"delivered\"} 2",
+        "firehose_events_total{outcome=\"dropped\"} 1",
+        "firehose_events_total{outcome=\"dead_lettered\"} 1",
+        "firehose_stage_dropped_total{stage=\"keep_lead_events\",module=\"filter\"} 1",
+        "firehose_dead_letters_total{stage=\"intake\",module=\"\",reason=\"unreadable\"} 1",
+        "firehose_batch_events_count 1",
+        "firehose_batch_events_sum 4.0",
+        "firehose_stage_seconds_count{stage=\"mask_pii\"} 1",
+        // The batch's first event is ten seconds old.
+        "firehose_event_lag_seconds_bucket{le=\"8.0\"} 0",
+        "firehose_event_lag_seconds_bucket{le=\"16.0\"} 1",
+        "firehose_rules_version_info{version=",
+        "firehose_swaps{outcome=\"refused\"} 0",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    assert!(!dir.path("firehose.prom.tmp").exists(), "written through a temporary file, renamed");
+}
+
+/// Unix seconds `ago` seconds before now.
+fn chrono_like_now_minus(ago: u64) -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - ago
+}
+
+#[test]
+fn dead_letters_default_to_the_data_directory_and_an_unwritable_one_stops_the_start() {
+    let dir = TestDir::new();
+    let run_with_data_dir = |data_dir: &Path| {
+        module("filter");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_firehose"))
+            .args(["run", "--pipeline", DEMO])
+            .current_dir(root())
+            .env("FIREHOSE_CACHE_DIR", root().join("target/test-module-cache"))
+            .env("FIREHOSE_DATA_DIR", data_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"not json\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let run = run_with_data_dir(dir.dir.path());
+    assert!(run.status.success(), "{}", stderr(&run));
+    let letter = only_dead_letter(&dir.path("firehose-dead-letters.ndjson"));
+    assert_eq!(letter["line"], 1);
+
+    let missing = dir.path("no/such/dir");
+    let run = run_with_data_dir(&missing);
+    assert!(!run.status.success());
+    let error = stderr(&run);
+    assert!(
+        error.contains(&format!(
+            "dead letters go to {}/firehose-dead-letters.ndjson (from $FIREHOSE_DATA_DIR)",
+            missing.display()
+        )) && error.contains("set --dead-letter to a writable file"),
+        "{error}"
+    );
+}

@@ -392,6 +392,105 @@ fn a_missing_or_bad_pipeline_fails_init_with_a_clear_message() {
     assert!(error.contains("property `watch`: expected on or off"), "{error}");
 }
 
+/// `GET path` on `addr`, plain HTTP; the status line and the body.
+fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    Ok((head.lines().next().unwrap_or_default().to_string(), body.to_string()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn metrics_listen_serves_the_plugins_own_numbers_after_a_known_chunk() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "skip");
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let filter = Filter::init(
+        &loaded,
+        &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off"), ("Metrics_Listen", &addr)],
+    )
+    .unwrap();
+    let mut rejected = body(3, "keep");
+    if let Mp::Map(entries) = &mut rejected {
+        entries.push((Mp::from("act"), Mp::from("reject")));
+    }
+    let input = chunk(&[
+        v2(1, 0, Mp::Map(vec![]), body(0, "keep")),
+        v2(2, 0, Mp::Map(vec![]), body(1, "skip")),
+        v2(3, 0, Mp::Map(vec![]), body(2, "keep")),
+        v2(4, 0, Mp::Map(vec![]), rejected),
+    ]);
+    assert_eq!(decode(&filter.filter(&input).expect("modified")).len(), 2);
+
+    let (status, metrics) = http_get(&addr, "/metrics").expect("Metrics_Listen answers");
+    assert!(status.contains("200"), "{status}");
+    for needle in [
+        "firehose_events_total{outcome=\"in\"} 4",
+        "firehose_events_total{outcome=\"delivered\"} 2",
+        "firehose_events_total{outcome=\"dropped\"} 1",
+        "firehose_events_total{outcome=\"dead_lettered\"} 1",
+        "firehose_stage_dropped_total{stage=\"keep\",module=\"filter\"} 1",
+        "firehose_dead_letters_total{stage=\"refuse\",module=\"misbehave\",reason=\"rejected\"} 1",
+        "firehose_batch_events_count 1",
+        "firehose_batch_events_sum 4.0",
+        "firehose_batch_seconds_count 1",
+        "firehose_stage_seconds_count{stage=\"mask\"} 1",
+        "firehose_swaps{outcome=\"done\"} 0",
+        "firehose_rules_version_info{version=",
+    ] {
+        assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
+    }
+    assert!(http_get(&addr, "/other").unwrap().0.contains("404"));
+    drop(filter);
+    assert!(http_get(&addr, "/metrics").is_err(), "cb_exit stops the endpoint");
+}
+
+#[test]
+fn metrics_listen_is_off_by_default_and_a_bad_address_or_dead_letter_place_fails_init() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "skip");
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let metrics_threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter(|t| {
+                std::fs::read_to_string(t.as_ref().unwrap().path().join("comm")).unwrap().trim() == "firehose-metric"
+            })
+            .count()
+    };
+    let quiet = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    assert_eq!(metrics_threads(), 0, "no metrics thread unless asked");
+    drop(quiet);
+
+    let error = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Metrics_Listen", "nowhere")])
+        .err()
+        .expect("a bad address");
+    assert!(error.contains("property `Metrics_Listen`: cannot listen on `nowhere`"), "{error}");
+
+    let unwritable = dir.path("no/such/dir/dead.ndjson").display().to_string();
+    let error =
+        Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &unwritable)]).err().expect("an unwritable place");
+    assert!(
+        error.contains(&format!(
+            "dead letters go to {unwritable} (from the `Dead_Letter` property), which cannot be written"
+        )),
+        "{error}"
+    );
+    assert!(!dir.path("firehose-dead-letters.ndjson").exists(), "never next to the pipeline");
+}
+
 fn resident_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4
@@ -449,4 +548,67 @@ fn a_million_records_and_many_swaps_keep_memory_flat_and_reloads_leak_no_threads
     // Ten changes alternate between two rule sets; most become visible between chunks.
     assert!(versions.len() >= 6, "the swaps must take effect: {versions:?}");
     assert!(growth < 24 * 1024, "resident memory grew by {growth} KiB over 800,000 records");
+}
+
+/// Every example in fluent-bit-examples/ (and the Kubernetes DaemonSet's configuration)
+/// as a new user would try it: `fluent-bit -c FILE --dry-run` with a real Fluent Bit,
+/// which loads the plugin (`cb_pre_run`, not `cb_init`) and checks every plugin's
+/// properties. Runs when `fluent-bit` is on PATH (build it from its source, as
+/// fluent-bit-examples/README.md says, or install Fluent Bit's own packages).
+#[test]
+fn every_example_passes_a_real_fluent_bit_dry_run() {
+    let found = std::process::Command::new("fluent-bit").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "SKIPPED: `fluent-bit` is not on PATH (see fluent-bit-examples/README.md, \"Verified with a real Fluent Bit\")"
+        );
+        return;
+    }
+    // A directory that looks like the repository root to the examples' relative paths,
+    // with the plugin where they expect the release build.
+    let dir = TestDir::new();
+    for name in ["fluent-bit-examples", "examples"] {
+        std::os::unix::fs::symlink(root().join(name), dir.path(name)).unwrap();
+    }
+    std::fs::create_dir_all(dir.path("target/release")).unwrap();
+    std::os::unix::fs::symlink(plugin_path(), dir.path("target/release/flb-filter_firehose.so")).unwrap();
+    let mut configs: Vec<PathBuf> = Vec::new();
+    for example in std::fs::read_dir(root().join("fluent-bit-examples")).unwrap() {
+        let example = example.unwrap().path();
+        if example.is_dir() {
+            for file in ["fluent-bit.conf", "fluent-bit.yaml"] {
+                if example.join(file).exists() {
+                    configs.push(example.strip_prefix(root()).unwrap().join(file));
+                }
+            }
+        }
+    }
+    assert!(configs.len() >= 6, "{configs:?}");
+    // The DaemonSet's configuration, with the plugin and parsers where this machine has them.
+    let manifest = std::fs::read_to_string(root().join("deploy/kubernetes/fluent-bit/fluent-bit-config.yaml")).unwrap();
+    let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(&manifest).unwrap();
+    let data = &manifest["data"];
+    dir.write("parsers.conf", data["parsers.conf"].as_str().unwrap());
+    let daemonset = data["fluent-bit.yaml"]
+        .as_str()
+        .unwrap()
+        .replace("/fluent-bit/firehose/flb-filter_firehose.so", &plugin_path().display().to_string())
+        .replace("/fluent-bit/etc/parsers.conf", &dir.path("parsers.conf").display().to_string())
+        .replace("/var/lib/firehose", &dir.path("data").display().to_string());
+    dir.write("daemonset.yaml", &daemonset);
+    configs.push(PathBuf::from("daemonset.yaml"));
+    for config in &configs {
+        let out = std::process::Command::new("fluent-bit")
+            .current_dir(dir.dir.path())
+            .env("KINESIS_STREAM", "leads")
+            .env("S3_BUCKET", "leads")
+            .env("S3_ENDPOINT", "http://127.0.0.1:9")
+            .arg("-c")
+            .arg(config)
+            .arg("--dry-run")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "fluent-bit -c {} --dry-run failed:\n{said}", config.display());
+    }
 }

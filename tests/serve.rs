@@ -438,9 +438,18 @@ fn health_readiness_metrics_and_reload_by_admin_endpoint() {
         "firehose_batch_events_count 2",
         "firehose_downstream_seconds_count 1",
         "firehose_swaps{outcome=\"done\"} 1",
+        "firehose_swaps{outcome=\"refused\"} 0",
+        // Batch one: 1 of 4 skipped; batch two (new rules): all 4 dropped.
+        "firehose_stage_dropped_total{stage=\"keep\",module=\"filter\"} 5",
+        "firehose_batch_seconds_count 2",
     ] {
         assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
     }
+    let (_, ready) = get(&sidecar.url("/ready"));
+    let version = ready.trim().rsplit(' ').next().unwrap();
+    let info = format!("firehose_rules_version_info{{version=\"{version}\"}} 1");
+    assert!(metrics.contains(&info), "missing `{info}` in:\n{metrics}");
+    assert_eq!(metrics.matches("firehose_rules_version_info{").count(), 1, "only the version in service");
 }
 
 #[test]

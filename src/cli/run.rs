@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use firehose::config::{Compression, Framing};
 use firehose::emit::NdjsonSink;
 use firehose::emit::batches::BatchWriter;
+use firehose::emit::location::DeadLetterPath;
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
 use firehose::metrics::Metrics;
@@ -44,9 +45,15 @@ pub struct RunArgs {
     #[arg(long, short, value_name = "FILE", conflicts_with = "output_dir")]
     output: Option<PathBuf>,
     /// Where to write records that could not be processed, one JSON line each (emptied
-    /// at the start of each run).
-    #[arg(long, value_name = "FILE", default_value = "firehose-dead-letters.ndjson")]
-    dead_letter: PathBuf,
+    /// at the start of each run) [default: firehose-dead-letters.ndjson in
+    /// $FIREHOSE_DATA_DIR, else in the working directory].
+    #[arg(long, value_name = "FILE")]
+    dead_letter: Option<PathBuf>,
+    /// Write the run's metrics (the sidecar's, in Prometheus text) to this file at the
+    /// end, and every 10 s while running: for node_exporter's textfile collector, the
+    /// usual way to watch a batch job (written to a temporary file and renamed).
+    #[arg(long, value_name = "FILE")]
+    metrics_file: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -110,13 +117,16 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Box::new(std::fs::File::create(&path).with_context(|| format!("creating output {}", path.display()))?)
             };
+            let located = DeadLetterPath::locate("--dead-letter", args.dead_letter.as_deref());
+            located.check_writable("--dead-letter")?;
+            let dead_letter = located.path;
             // The dead-letter file tells of this run only: one left by an earlier run is
             // emptied (truncated, not removed: it may be a device such as /dev/null).
-            if std::fs::metadata(&args.dead_letter).is_ok_and(|m| m.is_file()) {
-                std::fs::File::create(&args.dead_letter)
-                    .with_context(|| format!("emptying the old dead-letter file {}", args.dead_letter.display()))?;
+            if std::fs::metadata(&dead_letter).is_ok_and(|m| m.is_file()) {
+                std::fs::File::create(&dead_letter)
+                    .with_context(|| format!("emptying the old dead-letter file {}", dead_letter.display()))?;
             }
-            let ndjson = Ndjson { output, dead_letter_path: args.dead_letter.clone(), dead_letter_file: None };
+            let ndjson = Ndjson { output, dead_letter_path: dead_letter, dead_letter_file: None };
             run_with(engine, &args, pipeline, workers, source, ndjson)
         }
     }
@@ -295,6 +305,8 @@ fn run_with<O: Output>(
     let signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("installing signal handlers")?;
     let signal_handle = signals.handle();
 
+    let metrics = Arc::new(Metrics::new());
+    let mut metrics_file = args.metrics_file.clone().map(|path| MetricsFile::new(path, metrics.clone(), live.clone()));
     let started = Instant::now();
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Done<O::Prepared>>(workers * 2);
@@ -309,11 +321,11 @@ fn run_with<O: Output>(
             move || read_chunks(source, batch_size, stop, chunk_tx)
         });
         for _ in 0..workers {
-            let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
-            scope.spawn(move || work::<O>(&live, rx, tx));
+            let (rx, tx, live, metrics) = (chunk_rx.clone(), done_tx.clone(), live.clone(), metrics.clone());
+            scope.spawn(move || work::<O>(&live, &metrics, rx, tx));
         }
         drop((chunk_rx, done_tx));
-        let written = write_in_order(&done_rx, &mut output, &mut totals);
+        let written = write_in_order(&done_rx, &mut output, &mut totals, &metrics, metrics_file.as_mut());
         // Whatever happened, let the signal thread go before the scope joins it, and
         // hang up on the workers: after a write error they stop instead of waiting
         // for a writer that is gone.
@@ -327,6 +339,9 @@ fn run_with<O: Output>(
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
     drop(watcher);
+    if let Some(file) = &mut metrics_file {
+        file.write()?;
+    }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     assert!(totals.balanced(), "every event must be accounted for: {totals:?}");
     let swaps = live.counts();
@@ -368,6 +383,8 @@ fn write_in_order<O: Output>(
     done: &Receiver<Done<O::Prepared>>,
     output: &mut O,
     totals: &mut Counts,
+    metrics: &Metrics,
+    mut metrics_file: Option<&mut MetricsFile>,
 ) -> anyhow::Result<()> {
     let mut pending = BTreeMap::new();
     let mut next = 0;
@@ -382,19 +399,24 @@ fn write_in_order<O: Output>(
         let mut wrote = false;
         while let Some(prepared) = pending.remove(&next) {
             next += 1;
-            *totals += output.write(prepared)?;
+            let counts = output.write(prepared)?;
+            metrics.events(&counts);
+            *totals += counts;
             wrote = true;
         }
         if pending.is_empty() || !wrote {
             output.idle(totals)?;
+            if let Some(file) = metrics_file.as_deref_mut() {
+                file.tick()?;
+            }
         }
     }
     output.finish()
 }
 
 /// Validates chunks and runs them through the shared batch pass until the input ends.
-fn work<O: Output>(live: &Arc<Live>, chunks: Receiver<Chunk>, done: Sender<Done<O::Prepared>>) {
-    let mut pass = LivePass::new(live);
+fn work<O: Output>(live: &Arc<Live>, metrics: &Arc<Metrics>, chunks: Receiver<Chunk>, done: Sender<Done<O::Prepared>>) {
+    let mut pass = LivePass::new(live).with_metrics(metrics.clone());
     for chunk in chunks.iter() {
         let intake = match chunk.body {
             ChunkBody::Split(intake) => intake,
@@ -408,5 +430,39 @@ fn work<O: Output>(live: &Arc<Live>, chunks: Receiver<Chunk>, done: Sender<Done<
         if done.send(Done { seq: chunk.seq, prepared }).is_err() {
             return;
         }
+    }
+}
+
+/// `--metrics-file`: the run's metrics in Prometheus text, rewritten every
+/// [`MetricsFile::EVERY`] and at the end, through a temporary file and a rename so a
+/// collector never reads half a file.
+struct MetricsFile {
+    path: PathBuf,
+    metrics: Arc<Metrics>,
+    live: Arc<Live>,
+    written: Instant,
+}
+
+impl MetricsFile {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(path: PathBuf, metrics: Arc<Metrics>, live: Arc<Live>) -> MetricsFile {
+        MetricsFile { path, metrics, live, written: Instant::now() }
+    }
+
+    /// Writes the file if the last write is [`Self::EVERY`] old.
+    fn tick(&mut self) -> anyhow::Result<()> {
+        if self.written.elapsed() >= Self::EVERY { self.write() } else { Ok(()) }
+    }
+
+    fn write(&mut self) -> anyhow::Result<()> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".tmp");
+        let temporary = self.path.with_file_name(name);
+        std::fs::write(&temporary, self.metrics.render_live(&self.live))
+            .and_then(|()| std::fs::rename(&temporary, &self.path))
+            .with_context(|| format!("--metrics-file: writing {}", self.path.display()))?;
+        self.written = Instant::now();
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use firehose::Pipeline;
+use firehose::emit::location::DeadLetterPath;
 use firehose::engine::Engine;
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::serve::{self, AppState, ServeOptions};
@@ -26,7 +27,8 @@ pub struct ServeArgs {
     /// Compress forwarded batches with gzip.
     #[arg(long)]
     forward_gzip: bool,
-    /// Dead-letter file, or an http:// URL to post dead letters to [default: firehose-dead-letters.ndjson].
+    /// Dead-letter file, or an http:// URL to post dead letters to [default:
+    /// firehose-dead-letters.ndjson in $FIREHOSE_DATA_DIR, else in the working directory].
     #[arg(long, value_name = "FILE|URL")]
     dead_letter: Option<String>,
     /// Largest request body accepted (compressed) [default: 32 MiB].
@@ -62,13 +64,20 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let forward = forward.parse().with_context(|| format!("--forward `{forward}` is not a URL"))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let max_body_bytes = args.max_body_bytes.unwrap_or(file.max_body_bytes);
+    let (setting, dead_letter) = match (args.dead_letter, file.dead_letter) {
+        (Some(flag), _) => ("--dead-letter", Some(flag)),
+        (None, Some(in_file)) => ("serve.dead_letter", Some(in_file)),
+        (None, None) => ("--dead-letter", None),
+    };
+    let dead_letters = DeadLetterPath::locate(setting, dead_letter.as_deref().map(std::path::Path::new));
+    // A URL is checked by the sidecar itself; a file must be writable before we start.
+    if !dead_letters.path.to_string_lossy().contains("://") {
+        dead_letters.check_writable("--dead-letter (or serve.dead_letter)")?;
+    }
     let options = ServeOptions {
         forward,
         forward_gzip: args.forward_gzip || file.forward_gzip,
-        dead_letters: args
-            .dead_letter
-            .or(file.dead_letter)
-            .unwrap_or_else(|| "firehose-dead-letters.ndjson".to_string()),
+        dead_letters: dead_letters.path.to_string_lossy().into_owned(),
         max_body_bytes,
         // A body that is accepted is never refused for its decoded size alone.
         max_decompressed_bytes: file.max_decompressed_bytes.max(max_body_bytes),

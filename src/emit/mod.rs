@@ -3,6 +3,7 @@
 
 pub mod batches;
 mod dead_letter;
+pub mod location;
 mod stamp;
 
 use std::convert::Infallible;

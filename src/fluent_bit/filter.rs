@@ -7,10 +7,13 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::metrics_endpoint::MetricsEndpoint;
 use super::msgpack::{self, DecodeError, LogRecord, Record};
+use crate::emit::location::{DeadLetterPath, NotWritable};
 use crate::emit::{self, Letter, Place, Stamp};
 use crate::engine::Engine;
 use crate::intake::{Intake, Malformed};
+use crate::metrics::Metrics;
 use crate::pass::{Delivered, LivePass, Passed, Placed, Sink};
 use crate::reload::{Live, Reloader, WatchOptions, Watcher};
 use crate::{Error, Pipeline};
@@ -32,11 +35,14 @@ pub enum StartError {
     /// The engine or the pipeline cannot be loaded.
     #[error(transparent)]
     Load(#[from] Error),
-    /// The dead-letter file cannot be opened.
-    #[error("property `Dead_Letter`: cannot open {path}")]
-    DeadLetter {
-        /// The file.
-        path: PathBuf,
+    /// The dead-letter file cannot be written.
+    #[error(transparent)]
+    DeadLetter(#[from] NotWritable),
+    /// The metrics endpoint cannot listen.
+    #[error("property `Metrics_Listen`: cannot listen on `{addr}` (expected HOST:PORT, e.g. 127.0.0.1:2021)")]
+    MetricsListen {
+        /// The address asked for.
+        addr: String,
         /// Why.
         #[source]
         source: std::io::Error,
@@ -57,9 +63,12 @@ pub trait ChunkPass {
     fn stamp(&self) -> &Stamp;
 }
 
-/// The live rules with the version written where `Version_Field` says.
+/// The live rules with the version written where `Version_Field` says; each chunk's
+/// events are counted in the metrics (a chunk's sink never refuses an event, so its
+/// counts are final when the pass is done).
 struct StampedPass {
     pass: LivePass,
+    metrics: Arc<Metrics>,
     place: Place,
     /// The stamp of `version`.
     stamp: Stamp,
@@ -69,6 +78,7 @@ struct StampedPass {
 impl ChunkPass for StampedPass {
     fn run(&mut self, intake: Intake) -> Passed {
         let passed = self.pass.run(intake);
+        self.metrics.events(&passed.counts());
         if passed.version().id != self.version {
             self.version = passed.version().id.clone();
             self.stamp = Stamp::version_at(&self.place, &self.version);
@@ -84,8 +94,12 @@ impl ChunkPass for StampedPass {
 /// A running `firehose` filter instance.
 pub struct Filter {
     pass: StampedPass,
-    dead_letters: BufWriter<File>,
+    /// Opened (for appending) at the first dead letter; its place is checked at start.
+    dead_letters: Option<BufWriter<File>>,
     dead_letter_path: PathBuf,
+    metrics: Arc<Metrics>,
+    live: Arc<Live>,
+    endpoint: Option<MetricsEndpoint>,
     // Dropped last: stops the watcher thread, then the engine's epoch thread.
     watcher: Option<Watcher>,
     _engine: Arc<Engine>,
@@ -110,34 +124,44 @@ impl Filter {
             None if pipeline.config.metadata.rules_version => Place::default(),
             None => Place::Off,
         };
-        let dead_letter_path = property("dead_letter").map(PathBuf::from).unwrap_or_else(|| {
-            pipeline_path.parent().unwrap_or(std::path::Path::new(".")).join("firehose-dead-letters.ndjson")
-        });
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&dead_letter_path)
-            .map_err(|source| StartError::DeadLetter { path: dead_letter_path.clone(), source })?;
+        let located = DeadLetterPath::locate(
+            "the `Dead_Letter` property",
+            property("dead_letter").as_deref().map(std::path::Path::new),
+        );
+        located.check_writable("the `Dead_Letter` property")?;
+        let dead_letter_path = located.path;
         let live = Live::new(pipeline);
+        let metrics = Arc::new(Metrics::new());
+        let endpoint = match property("metrics_listen") {
+            Some(addr) => Some(
+                MetricsEndpoint::start(addr.trim(), metrics.clone(), live.clone())
+                    .map_err(|source| StartError::MetricsListen { addr, source })?,
+            ),
+            None => None,
+        };
         let watcher = if watch {
             let reloader = Reloader::new(engine.clone(), pipeline_path.clone(), live.clone(), 1);
             Some(Watcher::start(reloader, WatchOptions::default()).map_err(StartError::Watch)?)
         } else {
             None
         };
-        let pass = LivePass::new(&live);
+        let pass = LivePass::new(&live).with_metrics(metrics.clone());
         let version = pass.version().id.clone();
         let stamp = Stamp::version_at(&place, &version);
         log::info!(
-            "rules version {version} from {}, dead letters to {}{}",
+            "rules version {version} from {}, dead letters to {}{}{}",
             pipeline_path.display(),
             dead_letter_path.display(),
+            endpoint.as_ref().map_or(String::new(), |e| format!(", metrics on http://{}/metrics", e.addr())),
             if watch { ", watching for changes" } else { "" }
         );
         Ok(Filter {
-            pass: StampedPass { pass, place, stamp, version },
-            dead_letters: BufWriter::new(file),
+            pass: StampedPass { pass, metrics: metrics.clone(), place, stamp, version },
+            dead_letters: None,
             dead_letter_path,
+            metrics,
+            live,
+            endpoint,
             watcher,
             _engine: engine,
         })
@@ -146,6 +170,16 @@ impl Filter {
     /// Asks for a reload now (SIGHUP is Fluent Bit's own; this is for tests and tools).
     pub fn reload_now(&self) -> Option<crate::reload::ReloadOutcome> {
         self.watcher.as_ref().and_then(Watcher::reload_now)
+    }
+
+    /// The instance's metrics in Prometheus text, as `Metrics_Listen` serves them.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render_live(&self.live)
+    }
+
+    /// Where `Metrics_Listen` listens, if it is on.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.endpoint.as_ref().map(MetricsEndpoint::addr)
     }
 
     /// Runs one chunk. `Ok(None)`: pass it on unchanged; `Ok(Some(bytes))`: replace it
@@ -160,11 +194,22 @@ impl Filter {
         result.map_err(|source| ChunkError { tag: tag.to_string(), source })
     }
 
+    /// Appends to the dead-letter file, opening it on first use.
+    fn write_dead_letters(&mut self, lines: &[u8]) -> std::io::Result<()> {
+        if self.dead_letters.is_none() {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.dead_letter_path)?;
+            self.dead_letters = Some(BufWriter::new(file));
+        }
+        let file = self.dead_letters.as_mut().expect("opened above");
+        file.write_all(lines)?;
+        file.flush()
+    }
+
     fn store_dead_letters(&mut self, tag: &str, lines: &[u8]) {
         if lines.is_empty() {
             return;
         }
-        let written = self.dead_letters.write_all(lines).and_then(|()| self.dead_letters.flush());
+        let written = self.write_dead_letters(lines);
         if let Err(e) = written {
             log::error!(
                 "cannot write dead letters of tag `{tag}` to {}: {e}; they are in this log instead: {}",

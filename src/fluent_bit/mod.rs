@@ -4,6 +4,7 @@
 //! - `abi` (feature `fluent-bit`): the C struct and callbacks Fluent Bit calls; the only
 //!   unsafe code;
 //! - [`filter`]: one filter instance (properties, hot swap, dead letters);
+//! - [`metrics_endpoint`]: the plugin's own `/metrics` (property `Metrics_Listen`);
 //! - [`msgpack`]: Fluent Bit's record format to JSON and back.
 //!
 //! No rule logic lives here: chunks become a batch for the same pipeline the CLI and
@@ -12,6 +13,7 @@
 #[cfg(feature = "fluent-bit")]
 pub mod abi;
 pub mod filter;
+pub mod metrics_endpoint;
 pub mod msgpack;
 
 #[cfg(feature = "fluent-bit")]

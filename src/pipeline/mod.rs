@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub use backend::{Backend, Components};
 pub use batch::Events;
-pub use outcome::{BatchOutcome, Counts, DeadLetter, Dropped};
+pub use outcome::{BatchOutcome, Counts, DeadLetter, Dropped, StageFailure};
 pub use runner::Runner;
 
 use crate::config::PipelineConfig;

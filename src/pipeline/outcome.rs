@@ -45,6 +45,18 @@ pub struct BatchOutcome {
     /// Wall-clock seconds each stage took (module call plus applying its answer);
     /// stages after the batch ran empty are absent.
     pub stage_seconds: Vec<f64>,
+    /// Calls into a module that failed (CPU deadline, memory cap, trap), one per stage
+    /// whose batch call failed, before its events were isolated.
+    pub failures: Vec<StageFailure>,
+}
+
+/// A stage whose call into its module failed for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageFailure {
+    /// Index of the stage.
+    pub stage: u16,
+    /// What went wrong.
+    pub kind: crate::engine::FailureKind,
 }
 
 impl BatchOutcome {

@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use firehose_json::{self as json, Applier, Edit, Output, Verdict};
 
 use super::backend::{Backend, Components};
-use super::{BatchOutcome, DeadLetter, Dropped, Events, Pipeline};
+use super::{BatchOutcome, DeadLetter, Dropped, Events, Pipeline, StageFailure};
 use crate::engine::bindings::firehose::rules::types as wit;
 use crate::engine::{Failure, FailureKind};
 
@@ -70,13 +70,17 @@ impl Runner {
         let mut origin: Vec<u32> = (0..input.len() as u32).collect();
         let mut current: Option<Events> = None;
         let mut stage_seconds = Vec::with_capacity(stages.len());
+        let mut failures = Vec::new();
         for s in stages {
             let events = current.as_ref().unwrap_or(input);
             if events.is_empty() {
                 break;
             }
             let started = std::time::Instant::now();
-            let result = self.run_stage(s, events, &context);
+            let (result, failure) = self.run_stage(s, events, &context);
+            if let Some(kind) = failure {
+                failures.push(StageFailure { stage: s as u16, kind });
+            }
             if result.verdicts.iter().all(|v| *v == Verdict::Keep) {
                 stage_seconds.push(started.elapsed().as_secs_f64());
                 continue;
@@ -142,17 +146,20 @@ impl Runner {
             dead_letters,
             events_in: input.len(),
             stage_seconds,
+            failures,
         }
     }
 
-    fn run_stage(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Output {
+    /// Runs one stage; also says how its batch call failed, if it did.
+    fn run_stage(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> (Output, Option<FailureKind>) {
         match self.call(s, events, context) {
-            Ok(result) => result,
+            Ok(result) => (result, None),
             Err(failure) => {
+                let kind = failure.kind;
                 let mut result = Output::new();
                 let mut budget = ISOLATION_BUDGET;
                 self.isolate(s, events, 0..events.len(), failure, &mut budget, context, &mut result);
-                result
+                (result, Some(kind))
             }
         }
     }
