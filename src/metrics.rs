@@ -217,20 +217,31 @@ impl Metrics {
                 .get(s)
                 .map_or_else(|| (String::new(), String::new()), |stage| (stage.name.clone(), stage.module_name.clone()))
         };
-        for dropped in &outcome.dropped {
-            let (stage, module) = labels(dropped.stage as usize);
-            self.stage_dropped.get_or_create(&StageModule { stage, module }).inc();
+        // Counted per stage first: one labelled update per stage, not one per event.
+        let mut dropped = vec![0u64; stages.len() + 1];
+        for event in &outcome.dropped {
+            dropped[(event.stage as usize).min(stages.len())] += 1;
+        }
+        for (s, &count) in dropped.iter().enumerate().filter(|(_, count)| **count > 0) {
+            let (stage, module) = labels(s);
+            self.stage_dropped.get_or_create(&StageModule { stage, module }).inc_by(count);
         }
         let unreadable = passed.intake().malformed.len() as u64;
         if unreadable > 0 {
             let refusal = Refusal { stage: "intake".into(), module: String::new(), reason: "unreadable" };
             self.dead_letters.get_or_create(&refusal).inc_by(unreadable);
         }
+        let mut rejected: Vec<(&str, u64)> = Vec::new();
         for letter in &outcome.dead_letters {
-            let module =
-                stages.iter().find(|s| s.name == letter.stage).map(|s| s.module_name.clone()).unwrap_or_default();
-            let refusal = Refusal { stage: letter.stage.clone(), module, reason: "rejected" };
-            self.dead_letters.get_or_create(&refusal).inc();
+            match rejected.iter_mut().find(|(stage, _)| *stage == letter.stage) {
+                Some((_, count)) => *count += 1,
+                None => rejected.push((&letter.stage, 1)),
+            }
+        }
+        for (stage, count) in rejected {
+            let module = stages.iter().find(|s| s.name == stage).map(|s| s.module_name.clone()).unwrap_or_default();
+            let refusal = Refusal { stage: stage.to_string(), module, reason: "rejected" };
+            self.dead_letters.get_or_create(&refusal).inc_by(count);
         }
         for failure in &outcome.failures {
             let (stage, module) = labels(failure.stage as usize);
