@@ -131,8 +131,8 @@ impl Store {
         Store { sender: Some(sender), submitted: 0, threads, shared }
     }
 
-    /// Queues `sealed` for writing; waits while every worker is busy and one batch
-    /// waits already. Fails if an earlier batch could not be written.
+    /// Queues `sealed` for writing; waits while every worker is busy and as many
+    /// batches wait already. Fails if an earlier batch could not be written.
     pub fn submit(&mut self, sealed: Sealed) -> Result<(), WriteError> {
         self.check()?;
         let Some(sender) = &self.sender else { return Err(WriteError::Finished) };
