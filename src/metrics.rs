@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 use crate::Counts;
 use crate::pass::Passed;
 use crate::reload::SwapCounts;
+use crate::shadow::ShadowMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -47,6 +48,7 @@ pub struct Metrics {
     delivered_before_retry: Counter,
     in_flight: Gauge,
     swaps: Family<Outcome, Gauge>,
+    shadow: ShadowMetrics,
 }
 
 fn seconds() -> Histogram {
@@ -87,6 +89,7 @@ impl Metrics {
         );
         registry.register("firehose_in_flight_batches", "Batches being processed or forwarded", in_flight.clone());
         registry.register("firehose_swaps", "Rules versions swapped in (done) or refused since start", swaps.clone());
+        let shadow = ShadowMetrics::register(&mut registry);
         Metrics {
             registry,
             events,
@@ -98,7 +101,13 @@ impl Metrics {
             delivered_before_retry,
             in_flight,
             swaps,
+            shadow,
         }
+    }
+
+    /// The shadow comparison's metrics (issue 17), registered with these.
+    pub fn shadow(&self) -> &ShadowMetrics {
+        &self.shadow
     }
 
     /// Counts events by their final outcome (after delivery).

@@ -23,11 +23,13 @@ use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
 use firehose::pass::{LivePass, Passed};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
+use firehose::shadow::Shadow;
 use firehose::{Counts, Pipeline};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::input::{Chunk, ChunkBody, Source, read_chunks};
+use super::shadow::ShadowArgs;
 
 /// Arguments of `firehose run`.
 #[derive(Debug, clap::Args)]
@@ -71,6 +73,8 @@ pub struct RunArgs {
     /// [default: the pipeline's output.compression].
     #[arg(long)]
     compression: Option<Compression>,
+    #[command(flatten)]
+    shadow: ShadowArgs,
 }
 
 /// Runs the command.
@@ -277,6 +281,7 @@ fn run_with<O: Output>(
         None
     };
     log::info!("rules version {} is live (from {})", live.current().id, args.pipeline.display());
+    let shadow = args.shadow.start(&engine, None)?;
     let stop = Arc::new(AtomicBool::new(false));
     let signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("installing signal handlers")?;
     let signal_handle = signals.handle();
@@ -295,8 +300,8 @@ fn run_with<O: Output>(
             move || read_chunks(source, batch_size, stop, chunk_tx)
         });
         for _ in 0..workers {
-            let (rx, tx, live) = (chunk_rx.clone(), done_tx.clone(), live.clone());
-            scope.spawn(move || work::<O>(&live, rx, tx));
+            let (rx, tx, live, shadow) = (chunk_rx.clone(), done_tx.clone(), live.clone(), shadow.clone());
+            scope.spawn(move || work::<O>(&live, shadow, rx, tx));
         }
         drop((chunk_rx, done_tx));
         let written = write_in_order(&done_rx, &mut output, &mut totals);
@@ -313,6 +318,11 @@ fn run_with<O: Output>(
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
     drop(watcher);
+    if let Some(shadow) = &shadow {
+        // The candidate may be a few batches behind: let it finish them (bounded).
+        shadow.wait_idle(Duration::from_secs(30));
+        eprintln!("firehose: {}", shadow.summary(&live.current().id));
+    }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     assert!(totals.balanced(), "every event must be accounted for: {totals:?}");
     let swaps = live.counts();
@@ -379,8 +389,13 @@ fn write_in_order<O: Output>(
 }
 
 /// Validates chunks and runs them through the shared batch pass until the input ends.
-fn work<O: Output>(live: &Arc<Live>, chunks: Receiver<Chunk>, done: Sender<Done<O::Prepared>>) {
-    let mut pass = LivePass::new(live);
+fn work<O: Output>(
+    live: &Arc<Live>,
+    shadow: Option<Arc<Shadow>>,
+    chunks: Receiver<Chunk>,
+    done: Sender<Done<O::Prepared>>,
+) {
+    let mut pass = LivePass::new(live).with_shadow(shadow);
     for chunk in chunks.iter() {
         let intake = match chunk.body {
             ChunkBody::Split(intake) => intake,

@@ -8,8 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use firehose::Pipeline;
 use firehose::engine::Engine;
+use firehose::metrics::Metrics;
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::serve::{self, AppState, ServeOptions};
+
+use super::shadow::ShadowArgs;
 
 /// Arguments of `firehose serve`; each overrides the pipeline file's `serve:` section.
 #[derive(Debug, clap::Args)]
@@ -49,6 +52,8 @@ pub struct ServeArgs {
     /// With --watch: poll files instead of using file notifications.
     #[arg(long, requires = "watch")]
     poll: bool,
+    #[command(flatten)]
+    shadow: ShadowArgs,
 }
 
 /// Runs the sidecar until SIGINT or SIGTERM, then finishes the batches in flight.
@@ -85,7 +90,9 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let state = AppState::new(live.clone(), watcher.clone(), options.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let shadow = args.shadow.start(&engine, Some(metrics.shadow().clone()))?;
+    let state = AppState::with_shadow(live.clone(), watcher.clone(), options.clone(), metrics, shadow)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {

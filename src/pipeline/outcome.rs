@@ -45,6 +45,11 @@ pub struct BatchOutcome {
     /// Wall-clock seconds each stage took (module call plus applying its answer);
     /// stages after the batch ran empty are absent.
     pub stage_seconds: Vec<f64>,
+    /// The batch's time as the modules saw it (milliseconds since the Unix epoch).
+    pub now_unix_ms: i64,
+    /// Module calls that failed (trap, deadline, memory cap, broken answer) while
+    /// running the batch; their events were isolated or dead-lettered.
+    pub failed_calls: u32,
 }
 
 impl BatchOutcome {
