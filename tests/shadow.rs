@@ -210,3 +210,62 @@ fn run_with_shadow_delivers_only_the_live_output_and_prints_the_comparison() {
     assert!(stderr.contains("5 events compared"), "{stderr}");
     assert!(stderr.contains("kept→dropped 3"), "{stderr}");
 }
+
+#[test]
+fn the_fluent_bit_filter_shadows_a_candidate_given_by_its_shadow_property() {
+    use firehose::fluent_bit::filter::{Filter, StartError};
+    use rmpv::Value as Mp;
+    let logs = common::captured_logs();
+    let dir = TestDir::new();
+    let live = LIVE.replace("{filter}", &module("filter").display().to_string());
+    let live = live.replace("{enrich}", &module("enrich").display().to_string());
+    let live = live.replace("{pii-mask}", &module("pii-mask").display().to_string());
+    let live_path = dir.write("pipeline.yaml", &live).display().to_string();
+    let candidate = format!("stages:\n  - name: risky\n    module: '{}'\n", module("misbehave").display());
+    let candidate_path = dir.write("candidate.yaml", &candidate).display().to_string();
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let properties = |share: &'static str| {
+        let (live_path, candidate_path, dead) = (live_path.clone(), candidate_path.clone(), dead.clone());
+        move |name: &str| match name {
+            "pipeline" => Some(live_path.clone()),
+            "shadow" => Some(candidate_path.clone()),
+            "shadow_share" => Some(share.to_string()),
+            "dead_letter" => Some(dead.clone()),
+            "watch" => Some("off".to_string()),
+            _ => None,
+        }
+    };
+    let refused = Filter::start(properties("most")).err().expect("a bad share is refused");
+    assert!(matches!(refused, StartError::Shadow { name: "Shadow_Share", .. }), "{refused}");
+
+    let mut filter = Filter::start(properties("1")).expect("starts with a shadow");
+    let body = |act: &str| {
+        Mp::Map(vec![
+            (Mp::from("event_type"), Mp::from("source.accepted")),
+            (Mp::from("act"), Mp::from(act)),
+            (Mp::from("lead_data"), Mp::Map(vec![(Mp::from("ssn"), Mp::from("123-45-6789"))])),
+        ])
+    };
+    let mut chunk = Vec::new();
+    for act in ["panic", "ok"] {
+        rmpv::encode::write_value(&mut chunk, &Mp::Array(vec![Mp::from(1_700_000_000u64), body(act)])).unwrap();
+    }
+    let output = filter.process("leads", &chunk).unwrap().expect("masked by the live rules");
+    let records: Vec<Mp> = {
+        let mut read = &output[..];
+        std::iter::from_fn(|| (!read.is_empty()).then(|| rmpv::decode::read_value(&mut read).unwrap())).collect()
+    };
+    assert_eq!(records.len(), 2, "the live version serves every record: {records:?}");
+    assert!(!format!("{records:?}").contains("123-45-6789"), "{records:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let dropped = loop {
+        let found =
+            logs.lock().unwrap().iter().find(|l| l.contains("shadow candidate") && l.contains("dropped")).cloned();
+        if found.is_some() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let dropped = dropped.expect("the panicking candidate is dropped with a log line");
+    assert!(dropped.contains("panicked"), "{dropped}");
+}
