@@ -318,7 +318,11 @@ impl Shadow {
     /// The comparison so far as one log line.
     pub fn summary(&self, live: &str) -> String {
         let totals = self.shared.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        totals.line(&self.shared.id, live, self.shared.skipped.load(Ordering::Relaxed))
+        let line = totals.line(&self.shared.id, live, self.shared.skipped.load(Ordering::Relaxed));
+        match &*self.shared.stopped.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(reason) => format!("{line}; stopped: {reason}"),
+            None => line,
+        }
     }
 
     /// Makes the candidate the live version: runs its pipeline's tests, prepares
