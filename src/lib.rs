@@ -7,6 +7,8 @@
 //! - [`pipeline`]: an immutable version of stages and the runner that drives a batch;
 //! - [`reload`]: hot swap of versions while events flow;
 //! - [`pass`]: the one batch pass every front door calls, and the [`pass::Sink`]s it feeds;
+//! - [`shadow`]: a candidate version run beside the live one and compared, never delivered;
+//! - [`explain`] and [`diff`]: what the rules did to one event, by JSON path;
 //! - [`intake`] and [`emit`]: the formats events arrive and leave in;
 //! - the front doors: [`serve`] (Vector), [`fluent_bit`]; the CLI is the binary.
 //!
@@ -16,9 +18,11 @@
 
 pub mod checks;
 pub mod config;
+pub mod diff;
 pub mod emit;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod fluent_bit;
 pub mod intake;
 pub mod metrics;
@@ -27,6 +31,7 @@ pub mod pipeline;
 pub mod reload;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod shadow;
 #[cfg(feature = "tools")]
 pub mod tools;
 

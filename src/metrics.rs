@@ -14,6 +14,7 @@ use crate::emit::batches::event_time;
 use crate::engine::FailureKind;
 use crate::pass::Passed;
 use crate::reload::{Live, SwapCounts};
+use crate::shadow::ShadowMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -86,6 +87,7 @@ pub struct Metrics {
     module_failures: Family<ModuleFailure, Counter>,
     version: Family<Version, Gauge>,
     event_lag: Histogram,
+    shadow: ShadowMetrics,
 }
 
 fn seconds() -> Histogram {
@@ -164,6 +166,7 @@ impl Metrics {
             "Age of events (now minus their `timestamp`) as the rules take them up, sampled: the first event of each batch",
             event_lag.clone(),
         );
+        let shadow = ShadowMetrics::register(&mut registry);
         Metrics {
             registry,
             events,
@@ -182,7 +185,13 @@ impl Metrics {
             module_failures,
             version,
             event_lag,
+            shadow,
         }
+    }
+
+    /// The shadow comparison's metrics (issue 17), registered with these.
+    pub fn shadow(&self) -> &ShadowMetrics {
+        &self.shadow
     }
 
     /// Counts events by their final outcome (after delivery).

@@ -19,6 +19,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::pipeline::{BatchOutcome, Counts, Pipeline, Runner};
 use crate::reload::Live;
+use crate::shadow::Shadow;
 
 /// Where the results of a batch pass go.
 pub trait Sink {
@@ -66,16 +67,17 @@ impl Delivered<'_> {
 /// A batch after its pass: the records as they came in and what the rules made of
 /// them, ready to hand to a sink (on this thread or, in input order, on another).
 pub struct Passed {
-    intake: Intake,
-    outcome: BatchOutcome,
+    // Shared, not copied, with a shadow candidate's comparison.
+    intake: Arc<Intake>,
+    outcome: Arc<BatchOutcome>,
     version: Arc<Pipeline>,
 }
 
 impl Passed {
     /// Runs `intake` through `runner`'s version.
     pub fn run(runner: &mut Runner, intake: Intake) -> Passed {
-        let outcome = runner.run(&intake.events);
-        Passed { intake, outcome, version: runner.pipeline().clone() }
+        let outcome = Arc::new(runner.run(&intake.events));
+        Passed { intake: Arc::new(intake), outcome, version: runner.pipeline().clone() }
     }
 
     /// The version that processed the batch.
@@ -91,6 +93,16 @@ impl Passed {
     /// What the stages did.
     pub fn outcome(&self) -> &BatchOutcome {
         &self.outcome
+    }
+
+    /// The records, shared (a shadow candidate runs them too).
+    pub fn shared_intake(&self) -> Arc<Intake> {
+        self.intake.clone()
+    }
+
+    /// What the stages did, shared (a shadow candidate's results are compared with it).
+    pub fn shared_outcome(&self) -> Arc<BatchOutcome> {
+        self.outcome.clone()
     }
 
     /// What became of the batch's records before any sink: unreadable records count as
@@ -133,22 +145,30 @@ impl Passed {
 
 /// A front door worker's view of the live rules: the version in service and a runner
 /// for it, taken up between batches (a batch always finishes on the version it
-/// started with); each pass is recorded in the metrics, if any.
+/// started with); each pass is recorded in the metrics, if any, and offered to the
+/// shadow candidate, if any.
 pub struct LivePass {
     live: Arc<Live>,
     runner: Runner,
     metrics: Option<Arc<Metrics>>,
+    shadow: Option<Arc<Shadow>>,
 }
 
 impl LivePass {
     /// A pass over the version `live` serves now.
     pub fn new(live: &Arc<Live>) -> LivePass {
-        LivePass { live: live.clone(), runner: live.current().runner(), metrics: None }
+        LivePass { live: live.clone(), runner: live.current().runner(), metrics: None, shadow: None }
     }
 
     /// Records every batch's size and stage times in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> LivePass {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Offers every batch to `shadow`'s candidate (which runs it on its own thread).
+    pub fn with_shadow(mut self, shadow: Option<Arc<Shadow>>) -> LivePass {
+        self.shadow = shadow;
         self
     }
 
@@ -172,6 +192,9 @@ impl LivePass {
         let passed = Passed::run(&mut self.runner, intake);
         if let Some(metrics) = &self.metrics {
             metrics.batch(&passed);
+        }
+        if let Some(shadow) = &self.shadow {
+            shadow.offer(&passed);
         }
         passed
     }

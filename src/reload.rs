@@ -82,6 +82,12 @@ impl Live {
         self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(old);
     }
 
+    /// Publishes a version already built, checked and prepared (a promoted shadow
+    /// candidate), as a hot swap does.
+    pub fn promote(&self, pipeline: Arc<Pipeline>) {
+        self.publish(pipeline);
+    }
+
     /// Drops retired versions no batch uses any more (call off the hot path).
     pub fn release_retired(&self) {
         let released: Vec<Arc<Pipeline>> = {

@@ -508,3 +508,77 @@ fn bytes_mode_sends_each_partition_in_its_own_request_with_the_header_http_serve
     let redelivered = metrics.lines().find(|l| l.starts_with("firehose_delivered_before_retry_total")).unwrap();
     assert!(redelivered.ends_with(" 4"), "{redelivered}");
 }
+
+#[test]
+fn a_shadow_candidate_is_compared_never_delivered_then_promoted_and_explain_answers() {
+    let receiver = Receiver::start();
+    let dir = TestDir::new();
+    dir.pipeline(PIPELINE);
+    // The candidate also drops `source.accepted`, and no longer masks the SSN.
+    let candidate = PIPELINE
+        .replace("exclude_event_type: [skip]", "exclude_event_type: [skip, other]")
+        .replace("fields: [{path: $.ssn, strategy: last4}]", "fields: [{path: $.nothing, strategy: last4}]");
+    let candidate = candidate.replace("'{filter}'", &format!("'{}'", module("filter").display()));
+    let candidate = candidate.replace("'{pii-mask}'", &format!("'{}'", module("pii-mask").display()));
+    dir.write("candidate.yaml", &candidate);
+    let sidecar = Sidecar::start_in(dir, receiver.addr, &["--shadow", "candidate.yaml", "--shadow-report-secs", "1"]);
+
+    let events: Vec<Value> = (0..6)
+        .map(|i| json!({"n": i, "event_type": if i < 2 { "other" } else { "source.accepted" }, "ssn": "123-45-6789"}))
+        .collect();
+    let (status, summary) = post(&sidecar.url("/"), &ndjson(&events), None);
+    assert_eq!((status, summary["delivered"].as_u64()), (200, Some(6)), "{summary}");
+    // Only the live version's output was forwarded: every SSN masked.
+    let forwarded = receiver.events();
+    assert_eq!(forwarded.len(), 6);
+    assert!(forwarded.iter().all(|e| e["ssn"] == "***-**-6789"), "{forwarded:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let (status, text) = get(&sidecar.url("/admin/shadow"));
+        assert_eq!(status, 200, "{text}");
+        let report: Value = serde_json::from_str(&text).unwrap();
+        if report["batches"] == 1 || Instant::now() > deadline {
+            break report;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(report["events"], 6, "{report}");
+    assert_eq!(report["verdict_changes"], json!({"kept→dropped": 2}), "{report}");
+    assert_eq!(report["events_differing"], 4, "{report}");
+    assert_eq!(report["top_paths"], json!([["$.ssn", 4]]), "{report}");
+    assert!(!report.to_string().contains("123-45-6789"), "values never leave in a report: {report}");
+    let (_, metrics) = get(&sidecar.url("/metrics"));
+    for needle in [
+        "firehose_shadow_events_total 6",
+        "firehose_shadow_verdict_changes_total{change=\"kept_to_dropped\"} 2",
+        "firehose_shadow_path_differences_total{path=\"$.ssn\"} 4",
+        "firehose_shadow_active 1",
+    ] {
+        assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
+    }
+
+    // Explain, on the live version: the SSN is masked, its old value not shown.
+    let (status, explained) =
+        post_as(&sidecar.url("/admin/explain"), "application/json", br#"{"event_type":"x","ssn":"123-45-6789"}"#, None);
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["verdict"]["outcome"], "delivered", "{explained}");
+    assert_eq!(explained["stages"][1]["edits"][0]["path"], "$.ssn", "{explained}");
+    assert_eq!(explained["stages"][1]["edits"][0]["new"], "\"***-**-6789\"", "{explained}");
+    assert!(!explained.to_string().contains("123-45-6789"), "{explained}");
+
+    // Promote: the candidate serves the next batch; shadowing stops.
+    let (status, promoted) = post(&sidecar.url("/admin/promote"), b"", None);
+    assert_eq!((status, promoted["outcome"].as_str()), (200, Some("promoted")), "{promoted}");
+    let (status, summary) = post(&sidecar.url("/"), &ndjson(&events), None);
+    assert_eq!(
+        (status, summary["delivered"].as_u64(), summary["dropped"].as_u64()),
+        (200, Some(4), Some(2)),
+        "{summary}"
+    );
+    assert_eq!(summary["rules_version"], promoted["version"], "{summary}");
+    let (_, text) = get(&sidecar.url("/admin/shadow"));
+    assert!(text.contains("\"active\":false"), "{text}");
+    let (status, again) = post(&sidecar.url("/admin/promote"), b"", None);
+    assert_eq!(status, 409, "{again}");
+}

@@ -124,9 +124,20 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         ms(bench::quantile(&swaps.change_to_live, 1.0)),
         swaps.change_to_live.len()
     );
+    let shadow = bench::measure_shadow(&engine, &args.pipeline, &options)?;
+    println!("shadow, one live worker, a candidate (same rules) on every batch: live batch latency p50 / p99 (ms)");
+    for (name, latencies) in [("  alone", &shadow.alone), ("  shadowed", &shadow.shadowed)] {
+        let (p50, p99) = (bench::quantile(latencies, 0.5), bench::quantile(latencies, 0.99));
+        println!("{:<44} {:>7.2} {:>7.2}", name, ms(p50), ms(p99));
+    }
     println!(
-        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} batches_gzip_vs_ndjson={:.2}",
+        "  candidate: {} batches compared, {} skipped (behind), cost ×{:.2} of live",
+        shadow.compared, shadow.skipped, shadow.cost_ratio
+    );
+    println!(
+        "{} shadow_p99_ratio={:.3} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} batches_gzip_vs_ndjson={:.2}",
         summary.line(),
+        shadow.p99_ratio(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
         ms(bench::quantile(&swaps.switching, 1.0) - bench::quantile(&swaps.steady, 1.0)),
         ms(bench::quantile(&swaps.change_to_live, 1.0)),

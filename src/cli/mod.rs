@@ -2,10 +2,12 @@
 
 mod authoring;
 mod bench;
+mod explain;
 mod generate;
 mod input;
 mod run;
 mod serve;
+mod shadow;
 mod validate;
 
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ enum Command {
     /// Serve the pipeline over HTTP as a sidecar for Vector (its `http` sink in, its
     /// `http_server` source out).
     Serve(serve::ServeArgs),
+    /// Show what the rules do to one event, stage by stage (edits, verdicts, times).
+    Explain(explain::ExplainArgs),
     /// Load and configure a pipeline and report problems, without processing events.
     Validate(validate::ValidateArgs),
     /// Write realistic LeadConduit-style events as NDJSON.
@@ -66,6 +70,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(engine()?, args),
         Command::Serve(args) => serve::serve(engine()?, args),
+        Command::Explain(args) => explain::explain_command(engine()?, args),
         Command::Validate(args) => validate::validate(engine()?, args),
         Command::Generate(args) => generate::generate(args),
         Command::Bench(args) => bench::bench(engine()?, args),

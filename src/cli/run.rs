@@ -25,11 +25,13 @@ use firehose::intake::{self, Intake};
 use firehose::metrics::Metrics;
 use firehose::pass::{LivePass, Passed};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
+use firehose::shadow::Shadow;
 use firehose::{Counts, Pipeline};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::input::{Chunk, ChunkBody, Source, read_chunks};
+use super::shadow::ShadowArgs;
 
 /// Arguments of `firehose run`.
 #[derive(Debug, clap::Args)]
@@ -79,6 +81,8 @@ pub struct RunArgs {
     /// [default: the pipeline's output.compression].
     #[arg(long)]
     compression: Option<Compression>,
+    #[command(flatten)]
+    shadow: ShadowArgs,
 }
 
 /// Runs the command.
@@ -301,6 +305,7 @@ fn run_with<O: Output>(
         None
     };
     log::info!("rules version {} is live (from {})", live.current().id, args.pipeline.display());
+    let shadow = args.shadow.start(&engine, None)?;
     let stop = Arc::new(AtomicBool::new(false));
     let signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("installing signal handlers")?;
     let signal_handle = signals.handle();
@@ -321,8 +326,9 @@ fn run_with<O: Output>(
             move || read_chunks(source, batch_size, stop, chunk_tx)
         });
         for _ in 0..workers {
-            let (rx, tx, live, metrics) = (chunk_rx.clone(), done_tx.clone(), live.clone(), metrics.clone());
-            scope.spawn(move || work::<O>(&live, &metrics, rx, tx));
+            let (rx, tx, live, metrics, shadow) =
+                (chunk_rx.clone(), done_tx.clone(), live.clone(), metrics.clone(), shadow.clone());
+            scope.spawn(move || work::<O>(&live, &metrics, shadow, rx, tx));
         }
         drop((chunk_rx, done_tx));
         let written = write_in_order(&done_rx, &mut output, &mut totals, &metrics, metrics_file.as_mut());
@@ -339,6 +345,11 @@ fn run_with<O: Output>(
         reader.join().expect("reader thread panicked").with_context(|| format!("reading {}", args.input.display()))
     })?;
     drop(watcher);
+    if let Some(shadow) = &shadow {
+        // The candidate may be a few batches behind: let it finish them (bounded).
+        shadow.wait_idle(Duration::from_secs(30));
+        eprintln!("firehose: {}", shadow.summary(&live.current().id));
+    }
     if let Some(file) = &mut metrics_file {
         file.write()?;
     }
@@ -415,8 +426,14 @@ fn write_in_order<O: Output>(
 }
 
 /// Validates chunks and runs them through the shared batch pass until the input ends.
-fn work<O: Output>(live: &Arc<Live>, metrics: &Arc<Metrics>, chunks: Receiver<Chunk>, done: Sender<Done<O::Prepared>>) {
-    let mut pass = LivePass::new(live).with_metrics(metrics.clone());
+fn work<O: Output>(
+    live: &Arc<Live>,
+    metrics: &Arc<Metrics>,
+    shadow: Option<Arc<Shadow>>,
+    chunks: Receiver<Chunk>,
+    done: Sender<Done<O::Prepared>>,
+) {
+    let mut pass = LivePass::new(live).with_metrics(metrics.clone()).with_shadow(shadow);
     for chunk in chunks.iter() {
         let intake = match chunk.body {
             ChunkBody::Split(intake) => intake,

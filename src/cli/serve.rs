@@ -9,8 +9,11 @@ use anyhow::Context;
 use firehose::Pipeline;
 use firehose::emit::location::DeadLetterPath;
 use firehose::engine::Engine;
+use firehose::metrics::Metrics;
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::serve::{self, AppState, ServeOptions};
+
+use super::shadow::ShadowArgs;
 
 /// Arguments of `firehose serve`; each overrides the pipeline file's `serve:` section.
 #[derive(Debug, clap::Args)]
@@ -51,6 +54,8 @@ pub struct ServeArgs {
     /// With --watch: poll files instead of using file notifications.
     #[arg(long, requires = "watch")]
     poll: bool,
+    #[command(flatten)]
+    shadow: ShadowArgs,
 }
 
 /// Runs the sidecar until SIGINT or SIGTERM, then finishes the batches in flight.
@@ -94,7 +99,9 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let state = AppState::new(live.clone(), watcher.clone(), options.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let shadow = args.shadow.start(&engine, Some(metrics.shadow().clone()))?;
+    let state = AppState::with_shadow(live.clone(), watcher.clone(), options.clone(), metrics, shadow)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {

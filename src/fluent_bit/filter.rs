@@ -16,6 +16,7 @@ use crate::intake::{Intake, Malformed};
 use crate::metrics::Metrics;
 use crate::pass::{Delivered, LivePass, Passed, Placed, Sink};
 use crate::reload::{Live, Reloader, WatchOptions, Watcher};
+use crate::shadow::{Shadow, ShadowOptions};
 use crate::{Error, Pipeline};
 
 /// Why a filter instance cannot start.
@@ -46,6 +47,14 @@ pub enum StartError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The `Shadow` candidate cannot be used.
+    #[error("property `{name}`: {message}")]
+    Shadow {
+        /// The property.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
     },
     /// The pipeline's files cannot be watched.
     #[error("cannot watch the pipeline")]
@@ -145,7 +154,7 @@ impl Filter {
         } else {
             None
         };
-        let pass = LivePass::new(&live).with_metrics(metrics.clone());
+        let pass = LivePass::new(&live).with_metrics(metrics.clone()).with_shadow(start_shadow(&engine, &property)?);
         let version = pass.version().id.clone();
         let stamp = Stamp::version_at(&place, &version);
         log::info!(
@@ -218,6 +227,37 @@ impl Filter {
             );
         }
     }
+}
+
+/// The `Shadow` candidate (and its `Shadow_Share` of chunks), if the property is set.
+fn start_shadow(
+    engine: &Arc<Engine>,
+    property: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Arc<Shadow>>, StartError> {
+    let Some(path) = property("shadow").map(PathBuf::from) else {
+        return Ok(None);
+    };
+    let share = match property("shadow_share") {
+        None => 1.0,
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(share) if (0.0..=1.0).contains(&share) => share,
+            _ => {
+                let message = format!("expected a fraction between 0 and 1, got `{text}`");
+                return Err(StartError::Shadow { name: "Shadow_Share", message });
+            }
+        },
+    };
+    let candidate = Pipeline::load(engine, &path).map_err(|e| StartError::Shadow {
+        name: "Shadow",
+        message: format!("cannot load the candidate {}: {}", path.display(), crate::error::report(&e)),
+    })?;
+    log::info!(
+        "shadowing candidate version {} (from {}) on {:.0}% of chunks",
+        candidate.id,
+        path.display(),
+        share * 100.0
+    );
+    Ok(Some(Shadow::start(candidate, path, ShadowOptions { share, ..ShadowOptions::default() }, None)))
 }
 
 /// A chunk that could not be read as msgpack records; it is passed on unchanged.

@@ -48,6 +48,11 @@ pub struct BatchOutcome {
     /// Calls into a module that failed (CPU deadline, memory cap, trap), one per stage
     /// whose batch call failed, before its events were isolated.
     pub failures: Vec<StageFailure>,
+    /// The batch's time as the modules saw it (milliseconds since the Unix epoch).
+    pub now_unix_ms: i64,
+    /// Module calls that failed (trap, deadline, memory cap, broken answer) while
+    /// running the batch; their events were isolated or dead-lettered.
+    pub failed_calls: u32,
 }
 
 /// A stage whose call into its module failed for a batch.

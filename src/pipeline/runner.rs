@@ -33,6 +33,7 @@ pub struct Runner {
     backend: Box<dyn Backend>,
     applier: Applier,
     tape: Vec<u32>,
+    failed_calls: u32,
 }
 
 impl Runner {
@@ -43,7 +44,7 @@ impl Runner {
     /// A runner executing the stages of `pipeline` with `backend` (the benchmark runs
     /// the same rules natively this way).
     pub fn with_backend(pipeline: Arc<Pipeline>, backend: Box<dyn Backend>) -> Runner {
-        Runner { pipeline, backend, applier: Applier::new(), tape: Vec::new() }
+        Runner { pipeline, backend, applier: Applier::new(), tape: Vec::new(), failed_calls: 0 }
     }
 
     /// The version this runner runs.
@@ -59,9 +60,28 @@ impl Runner {
     /// Runs `input` through the stages in `stages` only (for testing one stage).
     pub fn run_stages(&mut self, input: &Events, stages: std::ops::Range<usize>) -> BatchOutcome {
         let now_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        self.run_stages_as(input, stages, now_unix_ms, uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Runs `input` through every stage as if at `now_unix_ms` in batch `batch_id`: a
+    /// shadow candidate sees the same batch as the live version it is compared with.
+    pub fn run_as(&mut self, input: &Events, now_unix_ms: i64, batch_id: String) -> BatchOutcome {
+        self.run_stages_as(input, 0..self.pipeline.stages.len(), now_unix_ms, batch_id)
+    }
+
+    /// Runs `input` through the stages in `stages` as if at `now_unix_ms` in batch
+    /// `batch_id` (explaining one event a stage at a time keeps one batch context).
+    pub fn run_stages_as(
+        &mut self,
+        input: &Events,
+        stages: std::ops::Range<usize>,
+        now_unix_ms: i64,
+        batch_id: String,
+    ) -> BatchOutcome {
+        self.failed_calls = 0;
         let context = wit::BatchContext {
             now_unix_ms,
-            batch_id: uuid::Uuid::new_v4().to_string(),
+            batch_id,
             pipeline_version: self.pipeline.id.to_string(),
             stages: self.pipeline.context_stages.clone(),
         };
@@ -147,6 +167,8 @@ impl Runner {
             events_in: input.len(),
             stage_seconds,
             failures,
+            now_unix_ms,
+            failed_calls: self.failed_calls,
         }
     }
 
@@ -204,6 +226,7 @@ impl Runner {
     fn call(&mut self, s: usize, events: &Events, context: &wit::BatchContext) -> Result<Output, Failure> {
         let outcome = self.backend.call(s, events, context).and_then(|out| checked(out, events.len()));
         if outcome.is_err() {
+            self.failed_calls += 1;
             self.backend.discard(s);
         }
         outcome

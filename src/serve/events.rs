@@ -168,7 +168,8 @@ fn process(state: &AppState, encoding: Option<&str>, body: &[u8]) -> Result<Proc
     })?;
     let mut intake = Intake::default();
     intake::any(&decoded, &mut intake);
-    let passed = LivePass::new(&state.live).with_metrics(state.metrics.clone()).run(intake);
+    let passed =
+        LivePass::new(&state.live).with_metrics(state.metrics.clone()).with_shadow(state.shadow.clone()).run(intake);
     let mut sink = PartitionSink::new(state.partition.as_ref());
     let Ok(counts) = passed.deliver(&mut sink);
     Ok(Processed { groups: sink.groups, dead_letters: sink.dead_letters, counts, version: passed.version().id.clone() })

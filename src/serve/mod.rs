@@ -15,6 +15,7 @@
 //! If dead letters cannot be stored, the answer is 503: nothing is acknowledged that
 //! is not safely somewhere.
 
+mod admin;
 mod dead_letters;
 mod events;
 mod forward;
@@ -40,6 +41,7 @@ use crate::emit::batches::{Template, TemplateError};
 use crate::metrics::Metrics;
 
 use crate::reload::{Live, ReloadOutcome, Watcher};
+use crate::shadow::Shadow;
 
 /// How the sidecar runs.
 #[derive(Debug, Clone)]
@@ -88,6 +90,7 @@ pub struct AppState {
     partition: Option<Template>,
     options: ServeOptions,
     shutting_down: AtomicBool,
+    shadow: Option<Arc<Shadow>>,
 }
 
 impl AppState {
@@ -96,6 +99,18 @@ impl AppState {
         live: Arc<Live>,
         watcher: Option<Arc<Watcher>>,
         options: ServeOptions,
+    ) -> Result<Arc<AppState>, SetupError> {
+        Self::with_shadow(live, watcher, options, Arc::new(Metrics::new()), None)
+    }
+
+    /// Like [`AppState::new`], recording into `metrics` and offering every batch to
+    /// `shadow`'s candidate (which `/admin/promote` makes live).
+    pub fn with_shadow(
+        live: Arc<Live>,
+        watcher: Option<Arc<Watcher>>,
+        options: ServeOptions,
+        metrics: Arc<Metrics>,
+        shadow: Option<Arc<Shadow>>,
     ) -> Result<Arc<AppState>, SetupError> {
         let forwarder = Forwarder::new(options.forward.clone(), options.forward_gzip, options.downstream_timeout)?;
         let dead_letters = DeadLetters::parse(&options.dead_letters)?;
@@ -106,10 +121,11 @@ impl AppState {
             forwarder,
             dead_letters,
             slots: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             partition,
             options,
             shutting_down: AtomicBool::new(false),
+            shadow,
         }))
     }
 }
@@ -123,6 +139,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(reload))
+        .route("/admin/promote", post(admin::promote))
+        .route("/admin/explain", post(admin::explain))
+        .route("/admin/shadow", get(admin::shadow))
         .with_state(state)
 }
 
