@@ -150,7 +150,10 @@ fn panic_message(stderr: &str) -> Option<String> {
 }
 
 fn wrong_world(export: &str) -> Failure {
-    Failure { kind: FailureKind::Trap, message: format!("does not export `{export}` (the host called the wrong world)") }
+    Failure {
+        kind: FailureKind::Trap,
+        message: format!("does not export `{export}` (the host called the wrong world)"),
+    }
 }
 
 fn deadline_ticks(limits: Limits) -> u64 {

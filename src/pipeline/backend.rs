@@ -47,8 +47,7 @@ impl Backend for Components {
         };
         match instance.world() {
             World::Tape => {
-                let result =
-                    instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)?;
+                let result = instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)?;
                 Ok(Output::from(result))
             }
             World::Json => {
