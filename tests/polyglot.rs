@@ -199,7 +199,9 @@ fn a_mixed_pipeline_accounts_for_every_event() {
     ];
     let fates = run(&pipeline, &events);
     let first = fates[0].delivered();
-    assert_eq!(first["score"], json!({"points": 40.0, "tier": "cold"}));
+    // JavaScript prints 40.0 as 40: a JSON rule rewrites the numbers of every event it replaces.
+    assert_eq!(first["score"]["points"].as_f64(), Some(40.0), "{first}");
+    assert_eq!(first["score"]["tier"], "cold", "{first}");
     assert_eq!(first["lead_data"], json!({"email": "a*******", "ssn": "***-**-6789"}));
     assert_eq!(fates[1], Fate::Dropped("keep".into()));
     assert_eq!(
