@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 use firehose::engine::Engine;
 use firehose::{Pipeline, checks};
 
+use super::polyglot::{self, Lang};
+
 const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
 const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
 const TEMPLATE_README: &str = include_str!("../../plugins/template/README.md");
@@ -36,12 +38,17 @@ pub struct NewModuleArgs {
     /// of the SDK this binary was built with into the new crate.
     #[arg(long, value_name = "DIR")]
     sdk: Option<PathBuf>,
+    /// The module's language: Rust (the tape, fastest), Python or JavaScript (events
+    /// as JSON text; see plugins/README.md for when to choose which).
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
 }
 
 /// Arguments of `firehose build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// Module crate directories (with a Cargo.toml).
+    /// Module directories: Rust crates (Cargo.toml), Python (app.py) or JavaScript
+    /// (rule.js) modules.
     #[arg(default_value = ".")]
     crates: Vec<PathBuf>,
 }
@@ -68,6 +75,16 @@ pub fn new_module(args: NewModuleArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.join(name);
     if dir.exists() {
         bail!("{} already exists; choose another name or --dir", dir.display());
+    }
+    if args.lang != Lang::Rust {
+        polyglot::scaffold(args.lang, name, &dir)?;
+        println!(
+            "created {}\n  firehose build {}\n  firehose test --pipeline {}",
+            dir.display(),
+            dir.display(),
+            dir.join("pipeline.yaml").display()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     std::fs::create_dir_all(dir.join("src"))
         .and_then(|()| std::fs::create_dir_all(dir.join(".cargo")))
@@ -124,8 +141,20 @@ fn write_sdk(dir: &std::path::Path) -> anyhow::Result<()> {
 /// Builds each module crate for wasm32-wasip2 and copies the component next to its
 /// Cargo.toml.
 pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    ensure_wasm_target()?;
     for dir in &args.crates {
+        match Lang::of(dir) {
+            Some(Lang::Rust) => {}
+            Some(lang) => {
+                println!("built {}", polyglot::build(lang, dir)?.display());
+                continue;
+            }
+            None => bail!(
+                "{}: no module there; expected a Rust crate (Cargo.toml), a Python module (app.py) or a JavaScript \
+                 module (rule.js) — `firehose new-module NAME --lang rust|python|js` makes one",
+                dir.display()
+            ),
+        }
+        ensure_wasm_target()?;
         let manifest = dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
         let package: toml_name::Package =

@@ -5,6 +5,7 @@ mod bench;
 mod explain;
 mod generate;
 mod input;
+mod polyglot;
 mod run;
 mod serve;
 mod shadow;
@@ -48,9 +49,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the test cases declared in a pipeline file (`tests:`); non-zero exit on failure.
     Test(authoring::TestArgs),
-    /// Create a new rule module crate from the template.
+    /// Create a new rule module (Rust, Python or JavaScript) from its template.
     NewModule(authoring::NewModuleArgs),
-    /// Build module crates into WebAssembly components.
+    /// Build modules (Rust, Python, JavaScript) into WebAssembly components.
     Build(authoring::BuildArgs),
 }
 

@@ -17,6 +17,27 @@ impl From<wit::Verdict> for Verdict {
     }
 }
 
+/// The answer of a JSON-world module as the host's [`Output`]: each replacement's
+/// text goes into the output bytes, where the runner validates and indexes it exactly
+/// as a tape module's `replace`.
+pub(crate) fn json_output(verdicts: Vec<wit::JsonVerdict>) -> Output {
+    let mut out = Output::new();
+    out.verdicts.reserve(verdicts.len());
+    for verdict in verdicts {
+        out.verdicts.push(match verdict {
+            wit::JsonVerdict::Keep => Verdict::Keep,
+            wit::JsonVerdict::Drop => Verdict::Drop,
+            wit::JsonVerdict::Reject(reason) => Verdict::Reject(reason),
+            wit::JsonVerdict::Replace(text) => {
+                let start = out.bytes.len() as u32;
+                out.bytes.extend_from_slice(text.as_bytes());
+                Verdict::Replace { start, len: text.len() as u32 }
+            }
+        });
+    }
+    out
+}
+
 impl From<wit::EditAction> for EditAction {
     fn from(action: wit::EditAction) -> EditAction {
         match action {

@@ -8,7 +8,8 @@ use wasmtime::Store;
 
 use super::bindings::RuleModule;
 use super::bindings::firehose::rules::types as wit;
-use super::{CompiledModule, EPOCH_TICK, Engine, Limits, Sandbox};
+use super::bindings::json_rule::JsonRule;
+use super::{CompiledModule, EPOCH_TICK, Engine, Limits, Pre, Sandbox, World};
 
 /// Why a call into a module did not return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +42,14 @@ impl std::error::Error for Failure {}
 /// A live, sandboxed instance of a module.
 pub struct Instance {
     store: Store<Sandbox>,
-    bindings: RuleModule,
+    bindings: Bindings,
     limits: Limits,
+}
+
+/// The exports of an instance, by world.
+enum Bindings {
+    Tape(RuleModule),
+    Json(JsonRule),
 }
 
 impl Instance {
@@ -51,14 +58,21 @@ impl Instance {
         let mut store = Store::new(engine.wasmtime(), Sandbox::new(label, limits.memory_bytes));
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(deadline_ticks(limits));
-        let bindings = module.pre.instantiate(&mut store).map_err(|e| failure(&mut store, e, limits))?;
+        let bindings = match &module.pre {
+            Pre::Tape(pre) => pre.instantiate(&mut store).map(Bindings::Tape),
+            Pre::Json(pre) => pre.instantiate(&mut store).map(Bindings::Json),
+        };
+        let bindings = bindings.map_err(|e| failure(&mut store, e, limits))?;
         Ok(Instance { store, bindings, limits })
     }
 
     /// Calls `describe`.
     pub fn describe(&mut self) -> Result<wit::ModuleInfo, Failure> {
         self.arm(1);
-        let result = self.bindings.call_describe(&mut self.store);
+        let result = match &self.bindings {
+            Bindings::Tape(b) => b.call_describe(&mut self.store),
+            Bindings::Json(b) => b.call_describe(&mut self.store),
+        };
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 
@@ -66,11 +80,14 @@ impl Instance {
     /// Configuration may take ten times the per-batch deadline (large lookup tables).
     pub fn configure(&mut self, config: &str) -> Result<Result<(), wit::ConfigError>, Failure> {
         self.arm(10);
-        let result = self.bindings.call_configure(&mut self.store, config);
+        let result = match &self.bindings {
+            Bindings::Tape(b) => b.call_configure(&mut self.store, config),
+            Bindings::Json(b) => b.call_configure(&mut self.store, config),
+        };
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 
-    /// Calls `process` for one batch.
+    /// Calls `process` (tape world) for one batch.
     pub fn process(
         &mut self,
         events: &[u8],
@@ -80,8 +97,33 @@ impl Instance {
         context: &wit::BatchContext,
     ) -> Result<wit::BatchResult, Failure> {
         self.arm(1);
-        let result = self.bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
+        let Bindings::Tape(bindings) = &self.bindings else {
+            return Err(wrong_world("process"));
+        };
+        let result = bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
         result.map_err(|e| failure(&mut self.store, e, self.limits))
+    }
+
+    /// Calls `process-json` (JSON world) for one batch of events as JSON text.
+    pub fn process_json(
+        &mut self,
+        events: &[String],
+        context: &wit::BatchContext,
+    ) -> Result<Vec<wit::JsonVerdict>, Failure> {
+        self.arm(1);
+        let Bindings::Json(bindings) = &self.bindings else {
+            return Err(wrong_world("process-json"));
+        };
+        let result = bindings.call_process_json(&mut self.store, events, context);
+        result.map_err(|e| failure(&mut self.store, e, self.limits))
+    }
+
+    /// The world the instance implements.
+    pub fn world(&self) -> World {
+        match self.bindings {
+            Bindings::Tape(_) => World::Tape,
+            Bindings::Json(_) => World::Json,
+        }
     }
 
     /// Changes how the instance's log lines are tagged.
@@ -105,6 +147,13 @@ fn panic_message(stderr: &str) -> Option<String> {
         return Some(format!("panicked at {location}: {}", message.join(" ")));
     }
     lines.iter().rev().find(|l| !l.starts_with("note:")).map(|l| l.to_string())
+}
+
+fn wrong_world(export: &str) -> Failure {
+    Failure {
+        kind: FailureKind::Trap,
+        message: format!("does not export `{export}` (the host called the wrong world)"),
+    }
 }
 
 fn deadline_ticks(limits: Limits) -> u64 {

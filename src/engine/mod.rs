@@ -20,6 +20,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 pub use instance::{Failure, FailureKind, Instance};
 pub use sandbox::Sandbox;
 
+pub(crate) use conversions::json_output;
+
 use crate::Error;
 
 /// How often the epoch clock ticks; call deadlines are rounded up to this.
@@ -40,12 +42,38 @@ impl Default for Limits {
     }
 }
 
+/// Which world of `wit/rules.wit` a module implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `rule-module`: events with their tape in, verdicts and edits by tape entry out.
+    Tape,
+    /// `json-rule`: events as JSON text in, a verdict per event out.
+    Json,
+}
+
+/// A compiled component, pre-linked for the world it implements.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    Tape(bindings::RuleModulePre<Sandbox>),
+    Json(bindings::json_rule::JsonRulePre<Sandbox>),
+}
+
 /// A compiled rule module, ready to instantiate.
 #[derive(Clone)]
 pub struct CompiledModule {
-    pub(crate) pre: bindings::RuleModulePre<Sandbox>,
+    pub(crate) pre: Pre,
     /// SHA-256 of the component bytes, hex.
     pub hash: String,
+}
+
+impl CompiledModule {
+    /// The world the module implements.
+    pub fn world(&self) -> World {
+        match self.pre {
+            Pre::Tape(_) => World::Tape,
+            Pre::Json(_) => World::Json,
+        }
+    }
 }
 
 /// Shared by every pipeline version of a process: one wasmtime engine, one linker,
@@ -133,10 +161,23 @@ impl Engine {
                 "imports something the host does not provide; rule modules may import only WASI and firehose:rules/host";
             Error::module(origin, message, e)
         })?;
-        let pre = bindings::RuleModulePre::new(pre).map_err(|e| {
-            let message = "does not implement the firehose:rules/rule-module world; build it with the firehose SDK";
-            Error::module(origin, message, e)
-        })?;
+        // The world is told by the exports: `process-json` is the JSON world's.
+        let exports_json = component.get_export_index(None, "process-json").is_some();
+        let pre = if exports_json {
+            let pre = bindings::json_rule::JsonRulePre::new(pre).map_err(|e| {
+                let message = "exports `process-json` but does not implement the firehose:rules/json-rule world \
+                               as this host knows it; regenerate its bindings from this host's wit/";
+                Error::module(origin, message, e)
+            })?;
+            Pre::Json(pre)
+        } else {
+            let pre = bindings::RuleModulePre::new(pre).map_err(|e| {
+                let message = "implements neither the firehose:rules/rule-module world (build it with the firehose \
+                               SDK) nor the json-rule world (build it with `firehose build`)";
+                Error::module(origin, message, e)
+            })?;
+            Pre::Tape(pre)
+        };
         Ok(CompiledModule { pre, hash })
     }
 

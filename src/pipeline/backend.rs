@@ -8,7 +8,7 @@ use firehose_json::Output;
 
 use super::{Events, Pipeline};
 use crate::engine::bindings::firehose::rules::types as wit;
-use crate::engine::{Failure, FailureKind, Instance};
+use crate::engine::{Failure, FailureKind, Instance, World, json_output};
 
 /// Executes one stage of a pipeline version on one batch.
 pub trait Backend: Send {
@@ -45,13 +45,31 @@ impl Backend for Components {
                 slot.insert(fresh)
             }
         };
-        let result = instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)?;
-        Ok(Output::from(result))
+        match instance.world() {
+            World::Tape => {
+                let result = instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)?;
+                Ok(Output::from(result))
+            }
+            World::Json => {
+                let texts = json_texts(events)?;
+                Ok(json_output(instance.process_json(&texts, context)?))
+            }
+        }
     }
 
     fn discard(&mut self, s: usize) {
         self.instances[s] = None;
     }
+}
+
+/// The events as the JSON world's strings (they are validated, so UTF-8).
+fn json_texts(events: &Events) -> Result<Vec<String>, Failure> {
+    (0..events.len())
+        .map(|i| {
+            String::from_utf8(events.get(i).to_vec())
+                .map_err(|e| Failure { kind: FailureKind::Trap, message: format!("event {i} is not UTF-8: {e}") })
+        })
+        .collect()
 }
 
 impl Drop for Components {
