@@ -16,10 +16,15 @@
 //! prefilter over its strings' bytes.
 
 mod config;
+mod custom;
+
+use std::ops::Range;
 
 use firehose_sdk::json::{self, Event, PathMatcher, Value, Visitor, Walker};
-use firehose_sdk::pii::{self, Detectors, Found, Masker, PiiKind, Strategy};
+use firehose_sdk::pii::{self, Detectors, Found, Masker, Strategy};
 use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule};
+
+use custom::CustomPatterns;
 
 /// The configured masking.
 #[derive(Debug)]
@@ -28,7 +33,10 @@ pub struct PiiMask {
     matcher: PathMatcher,
     strategies: Vec<Strategy>,
     detectors: Detectors,
-    detect_strategy: [Strategy; 4],
+    /// The strategy of each built-in kind, by `PiiKind::index`.
+    detect_strategy: [Strategy; 8],
+    /// `detect.custom`, when any.
+    custom: Option<CustomPatterns>,
     masker: Masker,
     scratch: Scratch,
 }
@@ -37,34 +45,27 @@ pub struct PiiMask {
 struct Scratch {
     walker: Walker,
     found: Vec<Found>,
+    matches: Vec<custom::Match>,
+    hits: Vec<(Range<usize>, usize)>,
     text: String,
-}
-
-fn kind_slot(kind: PiiKind) -> usize {
-    match kind {
-        PiiKind::Ssn => 0,
-        PiiKind::Email => 1,
-        PiiKind::Phone => 2,
-        PiiKind::Card => 3,
-    }
 }
 
 struct MaskVisitor<'r, 'e, 'o> {
     rule: &'r PiiMask,
     edits: &'e mut Edits<'o>,
-    found: &'r mut Vec<Found>,
-    text: &'r mut String,
+    scratch: &'r mut Scratch,
 }
 
 impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
     fn string(&mut self, value: Value<'a>, matched: Option<usize>) {
         let rule = self.rule;
         let strategy = match matched {
-            Some(field) if field < rule.strategies.len() => Some(rule.strategies[field]),
+            Some(field) if field < rule.strategies.len() => Some(&rule.strategies[field]),
             Some(_skipped) => return,
-            None if rule.detectors.is_empty() => return,
+            None if rule.detectors.is_empty() && rule.custom.is_none() => return,
             None => None,
         };
+        let Scratch { found, matches, hits, text: out, .. } = &mut *self.scratch;
         let body = value.str_body().unwrap_or_default();
         let decoded = if value.is_escaped() {
             match json::unescape(body) {
@@ -76,9 +77,9 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
         };
         if strategy.is_none() {
             // Most strings hold no personal data: look at the bytes before anything else.
-            self.found.clear();
-            rule.detectors.find_bytes(decoded.as_deref().map_or(body, str::as_bytes), self.found);
-            if self.found.is_empty() {
+            found.clear();
+            rule.detectors.find_bytes(decoded.as_deref().map_or(body, str::as_bytes), found);
+            if found.is_empty() && rule.custom.is_none() {
                 return;
             }
         }
@@ -90,15 +91,23 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
                 Err(_) => return,
             },
         };
-        self.text.clear();
-        match strategy {
-            Some(strategy) => rule.masker.mask(strategy, text, self.text),
-            None => {
-                let strategy_for = |kind| rule.detect_strategy[kind_slot(kind)];
-                pii::mask_findings(text, self.found, &rule.masker, strategy_for, self.text);
+        out.clear();
+        match (strategy, &rule.custom) {
+            (Some(strategy), _) => rule.masker.mask(strategy, text, out),
+            (None, None) => {
+                let strategy_for = |kind: pii::PiiKind| &rule.detect_strategy[kind.index()];
+                pii::mask_findings(text, found, &rule.masker, strategy_for, out);
+            }
+            (None, Some(custom)) => {
+                matches.clear();
+                custom.find(text, matches);
+                if found.is_empty() && matches.is_empty() {
+                    return;
+                }
+                rule.mask_hits(text, found, matches, hits, out);
             }
         }
-        self.edits.set_str(&value, self.text);
+        self.edits.set_str(&value, out);
     }
 
     fn scalar(&mut self, value: Value<'a>, matched: Option<usize>) {
@@ -107,22 +116,56 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
             return; // true / false / null carry no personal data.
         }
         let text = String::from_utf8_lossy(value.raw());
-        self.text.clear();
-        self.rule.masker.mask(self.rule.strategies[field], &text, self.text);
-        self.edits.set_str(&value, self.text);
+        let out = &mut self.scratch.text;
+        out.clear();
+        self.rule.masker.mask(&self.rule.strategies[field], &text, out);
+        self.edits.set_str(&value, out);
     }
 }
 
 impl PiiMask {
+    /// Masks built-in findings and custom matches together: where they overlap, the
+    /// leftmost wins, then the longest, then the built-in kind.
+    fn mask_hits(
+        &self,
+        text: &str,
+        found: &[Found],
+        matches: &[custom::Match],
+        hits: &mut Vec<(Range<usize>, usize)>,
+        out: &mut String,
+    ) {
+        const BUILT_IN: usize = 8;
+        hits.clear();
+        hits.extend(found.iter().map(|f| (f.range.clone(), f.kind.index())));
+        hits.extend(matches.iter().map(|m| (m.range.clone(), BUILT_IN + m.pattern)));
+        hits.sort_by_key(|(range, slot)| (range.start, std::cmp::Reverse(range.end), *slot));
+        let custom = self.custom.as_ref().map_or(&[][..], |c| &c.strategies);
+        let mut copied = 0;
+        for (range, slot) in hits.iter() {
+            if range.start < copied {
+                continue; // overlaps the hit just masked
+            }
+            out.push_str(&text[copied..range.start]);
+            let strategy = match slot.checked_sub(BUILT_IN) {
+                None => &self.detect_strategy[*slot],
+                Some(pattern) => &custom[pattern],
+            };
+            self.masker.mask(strategy, &text[range.clone()], out);
+            copied = range.end;
+        }
+        out.push_str(&text[copied..]);
+    }
+
     /// Masks one event, pushing its verdict to `out`.
     fn mask_event(&mut self, event: &Event<'_>, out: &mut Output) {
         // The visitor reads the configuration while writing to the scratch buffers.
         let mut scratch = std::mem::take(&mut self.scratch);
-        let Scratch { walker, found, text } = &mut scratch;
+        let mut walker = std::mem::take(&mut scratch.walker);
         out.edit(|edits| {
-            let mut visitor = MaskVisitor { rule: self, edits, found, text };
+            let mut visitor = MaskVisitor { rule: self, edits, scratch: &mut scratch };
             walker.walk(event, &self.matcher, &mut visitor);
         });
+        scratch.walker = walker;
         self.scratch = scratch;
     }
 }
