@@ -89,6 +89,12 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("{:<44} {:>9.0}", "  firehose serve CPU (user+sys) ns/event", sidecar_ns);
     println!("{:<44} {:>9.2}", "  sidecar CPU / pipeline alone", sidecar_vs_pipeline);
     println!("{:<44} {:>9.0}", "  events/s (wall, 2 connections)", sidecar.events as f64 / sidecar.wall_seconds);
+    let pii = bench::measure_pii(&engine, &args.pipeline, &options)?;
+    println!("pii-mask kinds, alternating runs: ns/event (+{} custom patterns in the second)", pii.custom_patterns);
+    for row in [&pii.demo, &pii.all_kinds] {
+        println!("{:<44} {:>9.0}", format!("  {}", row.name), row.ns_per_event());
+    }
+    println!("{:<44} {:>9.2}", "  all PII kinds / demo", pii.all_kinds_vs_demo());
     let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
     let ms = |v: f64| v * 1e3;
     println!(
@@ -120,7 +126,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         swaps.change_to_live.len()
     );
     println!(
-        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2}",
+        "{} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} pii_all_kinds_vs_demo={:.2}",
         summary.line(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
         ms(bench::quantile(&swaps.switching, 1.0) - bench::quantile(&swaps.steady, 1.0)),
@@ -130,6 +136,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         fluent_bit_vs_pipeline,
         sidecar_ns,
         sidecar_vs_pipeline,
+        pii.all_kinds_vs_demo(),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 //! `firehose_metadata`. Each case runs `repeats` times and keeps the fastest run.
 
 mod fluent_bit;
+mod pii;
 mod sidecar;
 mod swaps;
 
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
+pub use pii::{PiiReport, measure_pii};
 pub use sidecar::{SidecarReport, measure_sidecar};
 pub use swaps::{SwapReport, measure_swaps, quantile};
 

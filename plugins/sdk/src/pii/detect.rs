@@ -666,6 +666,75 @@ mod tests {
         }
     }
 
+    fn found_with(detectors: &Detectors, text: &str) -> Vec<(PiiKind, String)> {
+        let mut out = Vec::new();
+        detectors.find(text, &mut out);
+        out.into_iter().map(|f| (f.kind, text[f.range].to_string())).collect()
+    }
+
+    fn with_default_context(kinds: &[PiiKind]) -> Detectors {
+        kinds.iter().fold(Detectors::of(kinds.iter().copied()), |d, &kind| {
+            d.with_context(kind, ContextWords::new(ContextWords::defaults(kind), super::super::DEFAULT_WINDOW))
+        })
+    }
+
+    #[test]
+    fn context_words_keep_numbers_that_fail_their_validity_rule() {
+        let plain = Detectors::of([PiiKind::Ssn, PiiKind::Card, PiiKind::Phone]);
+        let context = with_default_context(&[PiiKind::Ssn, PiiKind::Card, PiiKind::Phone]);
+        for (text, kind, value) in [
+            ("ssn 666-39-9692", PiiKind::Ssn, "666-39-9692"),
+            ("Social Security: 000-12-3456.", PiiKind::Ssn, "000-12-3456"),
+            ("card no 4111 1111 1111 1112 05/27", PiiKind::Card, "4111 1111 1111 1112"),
+            ("call 155-123-4567", PiiKind::Phone, "155-123-4567"),
+        ] {
+            assert!(found_with(&plain, text).is_empty(), "{text}");
+            assert_eq!(found_with(&context, text), vec![(kind, value.to_string())], "{text}");
+        }
+        // Valid numbers need no context; invalid ones without a word stay.
+        assert_eq!(found_with(&context, "x 123-45-6789").len(), 1);
+        assert!(found_with(&context, "order 666-39-9692").is_empty());
+        assert!(found_with(&context, "ssn was updated last week, see the ticket 666-39-9692").is_empty(), "outside the window");
+    }
+
+    #[test]
+    fn dates_of_birth_need_a_context_word() {
+        let d = Detectors::of([PiiKind::Dob]);
+        assert_eq!(found_with(&d, "DOB: 04/01/1990"), vec![(PiiKind::Dob, "04/01/1990".into())]);
+        assert_eq!(found_with(&d, "born on 1990-04-01, Lyon"), vec![(PiiKind::Dob, "1990-04-01".into())]);
+        assert!(found_with(&d, "shipped 04/01/1990").is_empty());
+        assert!(found_with(&d, "dob 02/30/1990").is_empty(), "not a calendar date");
+    }
+
+    #[test]
+    fn ip_addresses_but_not_version_strings() {
+        let d = Detectors::of([PiiKind::Ipv4, PiiKind::Ipv6]);
+        assert_eq!(
+            found_with(&d, "from 203.0.113.7 and 2001:db8::7, ok"),
+            vec![(PiiKind::Ipv4, "203.0.113.7".into()), (PiiKind::Ipv6, "2001:db8::7".into())]
+        );
+        let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert!(found_with(&Detectors::of(PiiKind::ALL), ua).is_empty(), "{ua}");
+        assert_eq!(found_with(&d, "mapped ::ffff:192.0.2.1"), vec![(PiiKind::Ipv6, "::ffff:192.0.2.1".into())]);
+    }
+
+    #[test]
+    fn overlapping_candidates_resolve_to_the_leftmost_longest() {
+        let all = Detectors::of(PiiKind::ALL);
+        // The IBAN's BBAN "3704 0044 0532 0130 00" would pass as a Luhn-valid card by
+        // chance in one case of ten; the IBAN starts first and wins either way.
+        assert_eq!(
+            found_with(&all, "IBAN DE89 3704 0044 0532 0130 00, ssn 123-45-6789"),
+            vec![(PiiKind::Iban, "DE89 3704 0044 0532 0130 00".into()), (PiiKind::Ssn, "123-45-6789".into())]
+        );
+        // A card whose first groups look like an SSN is one card.
+        let mut digits: Vec<u8> = b"123456789012345".iter().map(|c| c - b'0').collect();
+        let check = (0..10).find(|&d| luhn(&[&digits[..], &[d]].concat())).unwrap();
+        digits.push(check);
+        let card = format!("123 45 6789 012345{check}");
+        assert_eq!(found_with(&all, &format!("paid {card}")), vec![(PiiKind::Card, card.clone())]);
+    }
+
     #[test]
     fn only_enabled_kinds_are_reported() {
         let mut out = Vec::new();
