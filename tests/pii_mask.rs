@@ -155,7 +155,10 @@ fn every_kind_valid_and_invalid_inside_nested_values() {
     assert_eq!(out["notes"][1][0][0], "Zoë’s IP 203.0.113.0/24 → «[IPv6]»");
     assert_eq!(out["notes"][2]["deep"]["deeper"][0], "IBAN **** **** **** **** **** 00 ✓");
     assert_eq!(out["notes"][2]["deep"]["deeper"][1], "ref DE89 3704 0044 0532 0130 01", "fails mod 97, no context");
-    assert_eq!(out["agent"], "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36");
+    assert_eq!(
+        out["agent"],
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"
+    );
     assert_eq!(out["ssn"], json!(["ssn ***-**-9692", "order 666-39-9692", "SSN ***-**-6789"]));
     assert_eq!(
         out["cards"],
@@ -184,7 +187,9 @@ fn custom_patterns_and_built_in_kinds_together() {
     ]);
     let out = run(
         &single("pii-mask", config),
-        &[json!({"a": [{"b": "Zoë MBR-123456 paid 4111 1111 1111 1111 ✓"}, "claim C1234567, C7654321"], "c": "no digits here"})],
+        &[
+            json!({"a": [{"b": "Zoë MBR-123456 paid 4111 1111 1111 1111 ✓"}, "claim C1234567, C7654321"], "c": "no digits here"}),
+        ],
     );
     let out = out[0].delivered();
     // The card starts where "four and four" does and is longer: it stays a card.
@@ -224,7 +229,10 @@ fn a_bad_custom_pattern_is_refused_naming_its_field() {
     let error = common::load_error(
         "stages:\n  - name: m\n    module: '{pii-mask}'\n    config: {detect: {custom: [{name: ok, pattern: 'a+', strategy: redact}, {name: bad, pattern: 'a{2,1}', strategy: redact}]}}\n",
     );
-    assert!(error.contains("config field `detect.custom[1].pattern`") && error.contains("`bad` is not a valid pattern"), "{error}");
+    assert!(
+        error.contains("config field `detect.custom[1].pattern`") && error.contains("`bad` is not a valid pattern"),
+        "{error}"
+    );
     let error = common::load_error(
         "stages:\n  - name: m\n    module: '{pii-mask}'\n    config: {detect: {ssn: {strategy: last4, context: [ssn], window: 5000}}}\n",
     );

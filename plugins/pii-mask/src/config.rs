@@ -3,8 +3,8 @@
 use firehose_sdk::ConfigError;
 use firehose_sdk::json::{Path, PathMatcher};
 use firehose_sdk::pii::{ContextWords, DEFAULT_WINDOW, Detectors, Masker, PiiKind, Strategy};
-use serde::de::{self, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::custom::CustomPatterns;
 use crate::{PiiMask, Scratch};
@@ -183,7 +183,9 @@ pub(crate) fn check_window(window: Option<usize>, field: &str) -> Result<usize, 
     match window {
         None => Ok(DEFAULT_WINDOW),
         Some(w) if (1..=MAX_WINDOW).contains(&w) => Ok(w),
-        Some(w) => Err(ConfigError::new(field, format!("window {w} is out of range: give 1 to {MAX_WINDOW} characters"))),
+        Some(w) => {
+            Err(ConfigError::new(field, format!("window {w} is out of range: give 1 to {MAX_WINDOW} characters")))
+        }
     }
 }
 

@@ -53,7 +53,10 @@ impl CustomPatterns {
                     Some(ContextWords::new(words, window))
                 }
                 None if config.window.is_some() => {
-                    return Err(ConfigError::new(format!("{at}.window"), "`window` applies to `context`: add the words"));
+                    return Err(ConfigError::new(
+                        format!("{at}.window"),
+                        "`window` applies to `context`: add the words",
+                    ));
                 }
                 None => None,
             });

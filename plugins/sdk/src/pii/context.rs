@@ -30,7 +30,9 @@ impl ContextWords {
         use super::PiiKind::*;
         match kind {
             Ssn => &["ssn", "ssn#", "social security", "social sec", "soc sec", "taxpayer id", "tin"],
-            Card => &["card", "card no", "card number", "credit card", "debit card", "cc", "visa", "mastercard", "amex"],
+            Card => {
+                &["card", "card no", "card number", "credit card", "debit card", "cc", "visa", "mastercard", "amex"]
+            }
             Phone => &["phone", "tel", "telephone", "mobile", "cell", "call", "fax"],
             Iban => &["iban", "account", "bank account", "acct"],
             Dob => &["dob", "d.o.b", "born", "birth", "birthday", "date of birth", "birthdate"],

@@ -694,7 +694,10 @@ mod tests {
         // Valid numbers need no context; invalid ones without a word stay.
         assert_eq!(found_with(&context, "x 123-45-6789").len(), 1);
         assert!(found_with(&context, "order 666-39-9692").is_empty());
-        assert!(found_with(&context, "ssn was updated last week, see the ticket 666-39-9692").is_empty(), "outside the window");
+        assert!(
+            found_with(&context, "ssn was updated last week, see the ticket 666-39-9692").is_empty(),
+            "outside the window"
+        );
     }
 
     #[test]

@@ -116,7 +116,10 @@ mod tests {
     fn ipv6_in_its_usual_forms() {
         assert_eq!(v6("from 2001:db8::8a2e:370:7334, then"), vec!["2001:db8::8a2e:370:7334"]);
         assert_eq!(v6("link fe80::1."), vec!["fe80::1"]);
-        assert_eq!(v6("[2001:0db8:0000:0000:0000:ff00:0042:8329]:443"), vec!["2001:0db8:0000:0000:0000:ff00:0042:8329"]);
+        assert_eq!(
+            v6("[2001:0db8:0000:0000:0000:ff00:0042:8329]:443"),
+            vec!["2001:0db8:0000:0000:0000:ff00:0042:8329"]
+        );
         assert_eq!(v6("mapped ::ffff:192.0.2.1"), vec!["::ffff:192.0.2.1"]);
         for text in ["at 12:30:45", "mac 00:1a:2b:3c:4d:5e", "ratio 1:2", "std::vector", "::", "x2001:db8::1"] {
             assert!(v6(text).is_empty(), "{text}");
