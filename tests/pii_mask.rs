@@ -141,7 +141,7 @@ fn every_kind_valid_and_invalid_inside_nested_values() {
             "notes": [
                 {"fr": "Née le — DOB: 04/01/1990 — à Lyon ✓", "en": "shipped 04/01/1990"},
                 [["Zoë’s IP 203.0.113.7 → «2001:db8:85a3::8a2e:370:7334»"]],
-                {"deep": {"deeper": ["IBAN DE89 3704 0044 0532 0130 00 ✓", "ref DE89 3704 0044 0532 0130 01"]}}
+                {"deep": {"deeper": ["IBAN DE89 3704 0044 0532 0130 00 ✓", "ref DE88 3704 0044 0532 0130 00"]}}
             ],
             "agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
             "ssn": ["ssn 666-39-9692", "order 666-39-9692", "SSN 123-45-6789"],
@@ -153,8 +153,8 @@ fn every_kind_valid_and_invalid_inside_nested_values() {
     assert_eq!(out["notes"][0]["fr"], "Née le — DOB: [REDACTED] — à Lyon ✓");
     assert_eq!(out["notes"][0]["en"], "shipped 04/01/1990", "a date without a context word is not a birth date");
     assert_eq!(out["notes"][1][0][0], "Zoë’s IP 203.0.113.0/24 → «[IPv6]»");
-    assert_eq!(out["notes"][2]["deep"]["deeper"][0], "IBAN **** **** **** **** **** 00 ✓");
-    assert_eq!(out["notes"][2]["deep"]["deeper"][1], "ref DE89 3704 0044 0532 0130 01", "fails mod 97, no context");
+    assert_eq!(out["notes"][2]["deep"]["deeper"][0], "IBAN **** **** **** **** **30 00 ✓");
+    assert_eq!(out["notes"][2]["deep"]["deeper"][1], "ref DE88 3704 0044 0532 0130 00", "fails mod 97, no context");
     assert_eq!(
         out["agent"],
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"
@@ -183,7 +183,7 @@ fn custom_patterns_and_built_in_kinds_together() {
         {"name": "member id", "pattern": r"\bMBR-\d{6}\b", "strategy": {"replace": "[MEMBER]"}},
         {"name": "four and four", "pattern": r"\d{4} \d{4}", "strategy": "redact"},
         {"name": "maybe digits", "pattern": r"[0-9]*", "strategy": "redact"},
-        {"name": "claim", "pattern": r"\bC\d{7}\b", "strategy": "last4", "context": ["claim"]}
+        {"name": "claim", "pattern": r"\bC\d{7}\b", "strategy": "last4", "context": ["claim"], "window": 8}
     ]);
     let out = run(
         &single("pii-mask", config),
@@ -194,9 +194,10 @@ fn custom_patterns_and_built_in_kinds_together() {
     let out = out[0].delivered();
     // The card starts where "four and four" does and is longer: it stays a card.
     assert_eq!(out["a"][0]["b"], "Zoë [MEMBER] paid **** **** **** 1111 ✓");
-    // "[0-9]*" matches the empty string everywhere and the digits after the claim word:
-    // the first-listed "claim" pattern wins the tie, the other number is redacted.
-    assert_eq!(out["a"][1], "claim C***4567, C[REDACTED]");
+    // "[0-9]*" matches the empty string everywhere (masking nothing) and every run of
+    // digits: the claim starts left of its digits and wins; the second C-number is too
+    // far from "claim" (window 8), so only its digits go.
+    assert_eq!(out["a"][1], "claim ****4567, C[REDACTED]");
     assert_eq!(out["c"], "no digits here");
 }
 

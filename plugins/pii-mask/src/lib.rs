@@ -45,9 +45,9 @@
 //! right shape that *fails* the validity rule (`ssn 666-39-9692`, a card number with a
 //! typo) is still masked when one of the words occurs in the `window` characters
 //! (Unicode characters, not bytes; default 32, at most 1000) before the candidate's
-//! start. Words match whole words (a letter, digit, `_` or non-ASCII character on
-//! either side breaks the match), case-insensitively for ASCII letters. Candidates that
-//! pass the rule are masked as without context. Context is off unless configured, so
+//! start, in the same string. Words match whole words (a letter, digit, `_` or
+//! non-ASCII character on either side breaks the match), case-insensitively for ASCII
+//! letters. Candidates that pass the rule are masked as without context. Context is off unless configured, so
 //! the default behaviour is unchanged: `ssn 666-39-9692` stays as it is (Vector's
 //! `redact` makes the same choice). `email`, `ipv4` and `ipv6` have no rule to relax
 //! and refuse `context`.
@@ -136,7 +136,9 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
         if strategy.is_none() {
             // Most strings hold no personal data: look at the bytes before anything else.
             found.clear();
-            rule.detectors.find_bytes(decoded.as_deref().map_or(body, str::as_bytes), found);
+            if !rule.detectors.is_empty() {
+                rule.detectors.find_bytes(decoded.as_deref().map_or(body, str::as_bytes), found);
+            }
             if found.is_empty() && rule.custom.is_none() {
                 return;
             }
