@@ -147,7 +147,7 @@ fn detectors(c: &mut Criterion) {
             let mut out = String::new();
             b.iter(|| {
                 out.clear();
-                masker.mask(strategy, value, &mut out);
+                masker.mask(&strategy, value, &mut out);
                 out.len()
             })
         });

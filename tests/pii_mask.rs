@@ -117,3 +117,137 @@ fn events_without_pii_pass_byte_for_byte() {
     let outcome = pipeline.runner().run(&intake.events);
     assert_eq!(outcome.delivered.get(0), text);
 }
+
+/// Every built-in kind on, with context words where a kind has a validity rule.
+fn all_kinds() -> Value {
+    json!({"detect": {
+        "ssn": {"strategy": "last4", "context": "default"},
+        "email": "email",
+        "phone": "area_code",
+        "card": {"strategy": "last4", "context": ["card no", "card"]},
+        "ipv4": "network",
+        "ipv6": {"replace": "[IPv6]"},
+        "iban": {"strategy": "last4", "context": ["iban"]},
+        "dob": "redact"
+    }})
+}
+
+#[test]
+fn every_kind_valid_and_invalid_inside_nested_values() {
+    let pipeline = single("pii-mask", all_kinds());
+    let out = &run(
+        &pipeline,
+        &[json!({
+            "notes": [
+                {"fr": "Née le — DOB: 04/01/1990 — à Lyon ✓", "en": "shipped 04/01/1990"},
+                [["Zoë’s IP 203.0.113.7 → «2001:db8:85a3::8a2e:370:7334»"]],
+                {"deep": {"deeper": ["IBAN DE89 3704 0044 0532 0130 00 ✓", "ref DE88 3704 0044 0532 0130 00"]}}
+            ],
+            "agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
+            "ssn": ["ssn 666-39-9692", "order 666-39-9692", "SSN 123-45-6789"],
+            "cards": {"ok": "card 4111 1111 1111 1111", "typo": "card no 4111 1111 1111 1112", "other": "ref 4111 1111 1111 1112"},
+            "versions": "v10.0 build 1.2.3.4.5, 999.1.1.1, 12:30:45"
+        })],
+    )[0];
+    let out = out.delivered();
+    assert_eq!(out["notes"][0]["fr"], "Née le — DOB: [REDACTED] — à Lyon ✓");
+    assert_eq!(out["notes"][0]["en"], "shipped 04/01/1990", "a date without a context word is not a birth date");
+    assert_eq!(out["notes"][1][0][0], "Zoë’s IP 203.0.113.0/24 → «[IPv6]»");
+    assert_eq!(out["notes"][2]["deep"]["deeper"][0], "IBAN **** **** **** **** **30 00 ✓");
+    assert_eq!(out["notes"][2]["deep"]["deeper"][1], "ref DE88 3704 0044 0532 0130 00", "fails mod 97, no context");
+    assert_eq!(
+        out["agent"],
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"
+    );
+    assert_eq!(out["ssn"], json!(["ssn ***-**-9692", "order 666-39-9692", "SSN ***-**-6789"]));
+    assert_eq!(
+        out["cards"],
+        json!({"ok": "card **** **** **** 1111", "typo": "card no **** **** **** 1112", "other": "ref 4111 1111 1111 1112"})
+    );
+    assert_eq!(out["versions"], "v10.0 build 1.2.3.4.5, 999.1.1.1, 12:30:45");
+}
+
+#[test]
+fn an_unissued_ssn_typed_after_ssn_is_masked_only_with_context_words() {
+    let text = json!({"note": "ssn 666-39-9692"});
+    let out = masked(text.clone());
+    assert_eq!(out["note"], "ssn 666-39-9692", "the default stays Vector's choice");
+    let with_context = json!({"detect": {"ssn": {"strategy": "last4", "context": ["ssn", "social security"]}}});
+    assert_eq!(run(&single("pii-mask", with_context), &[text])[0].delivered()["note"], "ssn ***-**-9692");
+}
+
+#[test]
+fn custom_patterns_and_built_in_kinds_together() {
+    let mut config = all_kinds();
+    config["detect"]["custom"] = json!([
+        {"name": "member id", "pattern": r"\bMBR-\d{6}\b", "strategy": {"replace": "[MEMBER]"}},
+        {"name": "four and four", "pattern": r"\d{4} \d{4}", "strategy": "redact"},
+        {"name": "maybe digits", "pattern": r"[0-9]*", "strategy": "redact"},
+        {"name": "claim", "pattern": r"\bC\d{7}\b", "strategy": "last4", "context": ["claim"], "window": 8}
+    ]);
+    let out = run(
+        &single("pii-mask", config),
+        &[
+            json!({"a": [{"b": "Zoë MBR-123456 paid 4111 1111 1111 1111 ✓"}, "claim C1234567, C7654321"], "c": "no digits here"}),
+        ],
+    );
+    let out = out[0].delivered();
+    // The card starts where "four and four" does and is longer: it stays a card.
+    assert_eq!(out["a"][0]["b"], "Zoë [MEMBER] paid **** **** **** 1111 ✓");
+    // "[0-9]*" matches the empty string everywhere (masking nothing) and every run of
+    // digits: the claim starts left of its digits and wins; the second C-number is too
+    // far from "claim" (window 8), so only its digits go.
+    assert_eq!(out["a"][1], "claim ****4567, C[REDACTED]");
+    assert_eq!(out["c"], "no digits here");
+}
+
+#[test]
+fn patterns_that_backtrack_catastrophically_elsewhere_run_in_linear_time() {
+    // Each would take exponential time in a backtracking engine on these strings; the
+    // regex crate's automata are linear, so the batch finishes well within the stage's
+    // CPU deadline (a timeout would dead-letter the event).
+    let dir = TestDir::new();
+    let config = json!({"detect": {"custom": [
+        {"name": "nested", "pattern": "(a+)+$", "strategy": "redact"},
+        {"name": "alternation", "pattern": "(a|aa)*c", "strategy": "redact"},
+        {"name": "x", "pattern": "(x+x+)+y", "strategy": "redact"}
+    ]}});
+    let path = dir.pipeline(&format!(
+        "limits: {{timeout_ms: 2000}}\nstages:\n  - name: m\n    module: '{{pii-mask}}'\n    config: {config}\n"
+    ));
+    let pipeline = Pipeline::load(&common::engine(), &path).unwrap();
+    let a = format!("{}!", "a".repeat(40_000));
+    let x = "x".repeat(40_000);
+    let out = run(&pipeline, &[json!({"a": a, "x": x, "tail": "bbb aaaa"})]);
+    let out = out[0].delivered();
+    assert_eq!(out["a"].as_str().unwrap(), a, "no match: `$` is not after the a's");
+    assert_eq!(out["x"].as_str().unwrap(), x);
+    assert_eq!(out["tail"], "bbb [REDACTED]");
+}
+
+#[test]
+fn a_bad_custom_pattern_is_refused_naming_its_field() {
+    let error = common::load_error(
+        "stages:\n  - name: m\n    module: '{pii-mask}'\n    config: {detect: {custom: [{name: ok, pattern: 'a+', strategy: redact}, {name: bad, pattern: 'a{2,1}', strategy: redact}]}}\n",
+    );
+    assert!(
+        error.contains("config field `detect.custom[1].pattern`") && error.contains("`bad` is not a valid pattern"),
+        "{error}"
+    );
+    let error = common::load_error(
+        "stages:\n  - name: m\n    module: '{pii-mask}'\n    config: {detect: {ssn: {strategy: last4, context: [ssn], window: 5000}}}\n",
+    );
+    assert!(error.contains("config field `detect.ssn.window`"), "{error}");
+}
+
+#[test]
+fn generated_events_keep_their_user_agent_and_lose_their_host_part() {
+    let mut generator = firehose::tools::generate::Generator::new(7);
+    let event: Value = serde_json::from_str(&generator.next_event()).unwrap();
+    let out = run(&single("pii-mask", all_kinds()), &[event.clone()]);
+    let out = out[0].delivered();
+    assert_eq!(out["metadata"]["user_agent"], event["metadata"]["user_agent"]);
+    assert_eq!(out["metadata"]["ip_address"], "203.0.113.0/24");
+    assert_eq!(out["event_id"], event["event_id"], "uuids are not IPv6 addresses");
+    assert_eq!(out["timestamp"], event["timestamp"], "times are not IPv6 addresses or dates of birth");
+}

@@ -94,6 +94,12 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("{:<44} {:>9.0}", "  -o FILE (NDJSON)", batches.ndjson_events_per_s);
     println!("{:<44} {:>9.0}", "  --output-dir DIR (gzip NDJSON batches)", batches.gzip_events_per_s);
     println!("{:<44} {:>9.2}", "  gzip batches / NDJSON", batches.ratio());
+    let pii = bench::measure_pii(&engine, &args.pipeline, &options)?;
+    println!("pii-mask kinds, alternating runs: ns/event (+{} custom patterns in the second)", pii.custom_patterns);
+    for row in [&pii.demo, &pii.all_kinds] {
+        println!("{:<44} {:>9.0}", format!("  {}", row.name), row.ns_per_event());
+    }
+    println!("{:<44} {:>9.2}", "  all PII kinds / demo", pii.all_kinds_vs_demo());
     let swaps = bench::measure_swaps(&engine, &args.pipeline, &options)?;
     let ms = |v: f64| v * 1e3;
     println!(
@@ -135,7 +141,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         shadow.compared, shadow.skipped, shadow.cost_ratio
     );
     println!(
-        "{} shadow_p99_ratio={:.3} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} batches_gzip_vs_ndjson={:.2}",
+        "{} shadow_p99_ratio={:.3} swap_extra_p99_ms={:.2} switch_extra_max_ms={:.2} change_to_live_max_ms={:.1} fluent_bit_ns_per_record={:.0} fluent_bit_per_record_vs_chunk={:.1} fluent_bit_vs_pipeline={:.2} sidecar_cpu_ns_per_event={:.0} sidecar_vs_pipeline={:.2} batches_gzip_vs_ndjson={:.2} pii_all_kinds_vs_demo={:.2}",
         summary.line(),
         shadow.p99_ratio(),
         ms(bench::quantile(&swaps.swapping, 0.99) - bench::quantile(&swaps.steady, 0.99)),
@@ -147,6 +153,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         sidecar_ns,
         sidecar_vs_pipeline,
         batches.ratio(),
+        pii.all_kinds_vs_demo(),
     );
     Ok(ExitCode::SUCCESS)
 }

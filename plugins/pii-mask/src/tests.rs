@@ -114,8 +114,8 @@ fn bad_configs_name_the_field() {
     let e = err(json!({"detect": {"ssn": "hash"}}));
     assert_eq!(e.field, "detect.ssn");
     let e = err(json!({"detect": {"passport": "redact"}}));
-    assert!(e.message.contains("unknown variant `passport`"), "{e}");
-    assert_eq!(e.field, "detect", "the parent, not `detect.?`");
+    assert!(e.message.contains("unknown field `passport`") && e.message.contains("`iban`"), "{e}");
+    assert_eq!(e.field, "detect.passport");
     let e = err(json!({"fields": [{"path": "$.a[?@.b]", "strategy": "redact"}]}));
     assert_eq!(e.field, "fields[0].path");
     let e = err(json!({"fields": [{"path": "a.b", "strategy": "redact"}]}));
@@ -130,4 +130,98 @@ fn a_field_inside_a_skipped_object_is_still_masked() {
     let config = json!({"fields": [{"path": "$.lead_data.ssn", "strategy": "last4"}], "skip": ["$.lead_data"], "detect": {"email": "email"}});
     let (_, out) = mask(&config, &json!({"lead_data": {"ssn": "123-45-6789", "note": "a@b.com"}}));
     assert_eq!(out["lead_data"], json!({"ssn": "***-**-6789", "note": "a@b.com"}));
+}
+
+#[test]
+fn a_kind_takes_a_bare_strategy_or_the_long_form() {
+    let config = json!({"detect": {
+        "ssn": {"strategy": "last4", "context": ["ssn", "social security"], "window": 20},
+        "card": {"replace": "[CARD]", "context": "default"},
+        "ipv4": "network",
+        "ipv6": {"strategy": "network"},
+        "iban": {"strategy": "last4"},
+        "dob": {"replace": "[DOB]"},
+        "email": "email"
+    }});
+    let (_, out) = mask(
+        &config,
+        &json!({"t": "ssn 666-39-9692, card no 4111 1111 1111 1112, from 203.0.113.7 / 2001:db8:1:2::9, IBAN GB82 WEST 1234 5698 7654 32, DOB 4/1/1990, jo@example.com"}),
+    );
+    assert_eq!(
+        out["t"],
+        "ssn ***-**-9692, card no [CARD], from 203.0.113.0/24 / 2001:db8:1::/48, IBAN **** **** **** **** **54 32, DOB [DOB], j***@example.com"
+    );
+}
+
+#[test]
+fn context_is_off_unless_configured() {
+    let text = json!({"t": "ssn 666-39-9692, card no 4111 1111 1111 1112"});
+    let (changed, _) = mask(&config(), &text);
+    assert!(!changed, "unissued SSNs and Luhn failures stay as they were");
+}
+
+#[test]
+fn custom_patterns_mask_with_their_own_strategy() {
+    let config = json!({"detect": {
+        "ssn": "last4",
+        "custom": [
+            {"name": "member id", "pattern": r"\bMBR-\d{6}\b", "strategy": "redact"},
+            {"name": "policy", "pattern": r"(?i)\bpol[- ]?\d{4,}\b", "strategy": {"replace": "[POLICY]"}},
+            {"name": "ticket", "pattern": r"\b\d{5}\b", "strategy": "last4", "context": ["ticket"], "window": 10},
+            {"name": "anything digits", "pattern": r"\d*", "strategy": "redact"}
+        ]
+    }});
+    let (_, out) = mask(
+        &config,
+        &json!({"a": ["MBR-123456 and pol-99887", {"b": "ticket 12345, order 67890"}], "c": "nothing here"}),
+    );
+    // `\d*` matches the empty string everywhere: empty matches mask nothing, and its
+    // non-empty ones lose to the leftmost, longest, then first-listed match they overlap.
+    assert_eq!(out["a"][0], "[REDACTED] and [POLICY]");
+    assert_eq!(out["a"][1]["b"], "ticket *2345, order [REDACTED]");
+    assert_eq!(out["c"], "nothing here");
+}
+
+#[test]
+fn built_in_kinds_win_over_custom_patterns_they_overlap_from_the_left() {
+    let config = json!({"detect": {"card": "last4", "custom": [{"name": "two groups", "pattern": r"\d{4} \d{4}", "strategy": "redact"}]}});
+    let (_, out) = mask(&config, &json!({"t": "card 4111 1111 1111 1111; ref 1234 5678"}));
+    assert_eq!(out["t"], "card **** **** **** 1111; ref [REDACTED]");
+}
+
+#[test]
+fn bad_detect_configs_name_the_exact_field() {
+    let err = |c: Value| PiiMask::configure(&c.to_string()).unwrap_err();
+    let custom = |pattern: &str| json!({"name": "x", "pattern": pattern, "strategy": "redact"});
+    let e = err(json!({"detect": {"custom": [custom("a"), custom("b"), custom("(unclosed")]}}));
+    assert_eq!(e.field, "detect.custom[2].pattern");
+    assert!(e.message.contains("unclosed group"), "{e}");
+    let e = err(json!({"detect": {"ssn": {"strategy": "last4", "context": []}}}));
+    assert_eq!(e.field, "detect.ssn.context");
+    let e = err(json!({"detect": {"ssn": {"strategy": "last4", "context": ["ssn", " "]}}}));
+    assert_eq!(e.field, "detect.ssn.context[1]");
+    let e = err(json!({"detect": {"ssn": {"strategy": "last4", "context": "defaults"}}}));
+    assert_eq!(e.field, "detect.ssn.context");
+    assert!(e.message.contains("a list of words, or `default`"), "{e}");
+    let e = err(json!({"detect": {"ssn": {"strategy": "last4", "context": "default", "window": 0}}}));
+    assert_eq!(e.field, "detect.ssn.window");
+    let e = err(json!({"detect": {"ssn": {"strategy": "last4", "window": 10}}}));
+    assert_eq!(e.field, "detect.ssn.window");
+    let e = err(json!({"detect": {"email": {"strategy": "email", "context": ["mail"]}}}));
+    assert_eq!(e.field, "detect.email.context");
+    let e = err(json!({"detect": {"ssn": "network"}}));
+    assert_eq!(e.field, "detect.ssn");
+    let e = err(json!({"detect": {"ssn": {"strategy": "lst4"}}}));
+    assert_eq!(e.field, "detect.ssn.strategy");
+    assert!(e.message.contains("unknown variant `lst4`"), "{e}");
+    let e = err(json!({"detect": {"ssn": {"context": "default"}}}));
+    assert_eq!(e.field, "detect.ssn");
+    assert!(e.message.contains("missing `strategy`"), "{e}");
+    let e = err(json!({"detect": {"ssn": {"strategy": "redact", "replace": "x"}}}));
+    assert_eq!(e.field, "detect.ssn");
+    let e = err(json!({"detect": {"custom": [{"name": "x", "pattern": "a", "strategy": "hash"}]}}));
+    assert_eq!(e.field, "detect.custom[0].strategy");
+    let e = err(json!({"detect": {"custom": [{"name": "x", "pattern": "a"}]}}));
+    assert_eq!(e.field, "detect.custom[0]");
+    assert!(e.message.contains("missing field `strategy`"), "{e}");
 }

@@ -10,6 +10,7 @@
 mod batches;
 mod clock;
 mod fluent_bit;
+mod pii;
 mod shadow;
 mod sidecar;
 mod swaps;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use batches::{BatchesReport, measure_batches};
 pub use clock::Timing;
 pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
+pub use pii::{PiiReport, measure_pii};
 pub use shadow::{ShadowBenchReport, measure_shadow};
 pub use sidecar::{SidecarReport, measure_sidecar};
 pub use swaps::{SwapReport, measure_swaps, quantile};

@@ -1,10 +1,15 @@
 //! Finding personal data inside free text: US social security numbers, e-mail
-//! addresses, North American phone numbers and payment card numbers (Luhn-checked).
+//! addresses, North American phone numbers, payment card numbers (Luhn-checked), IPv4
+//! and IPv6 addresses, IBANs (mod-97-checked) and US dates of birth (near a context word).
 //!
 //! One pass classifies each string (does it contain `@`? enough digits?) so that the
-//! common case, text with no PII, costs a single scan.
+//! common case, text with no PII, costs a single scan. Kinds that are not enabled cost
+//! nothing: each scanner runs only when its kind is on and the prefilter allows it.
 
 use std::ops::Range;
+
+use super::context::ContextWords;
+use super::{dob, iban, network};
 
 /// A kind of personal data the detectors recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
@@ -18,11 +23,28 @@ pub enum PiiKind {
     Phone,
     /// 13–19 digits, optionally grouped by spaces or dashes, passing the Luhn check.
     Card,
+    /// `203.0.113.7`: four parts of 0–255, not inside a version string.
+    Ipv4,
+    /// `2001:db8::8a2e:370:7334`, any form `std::net::Ipv6Addr` parses except `::`.
+    Ipv6,
+    /// `DE89 3704 0044 0532 0130 00`, compact or grouped by four, passing mod 97.
+    Iban,
+    /// `04/01/1990`, `4-1-1990`, `1990-04-01`: a calendar date after a context word.
+    Dob,
 }
 
 impl PiiKind {
-    /// Every kind, in the order conflicts are resolved (cards before SSNs before phones).
-    pub const ALL: [PiiKind; 4] = [PiiKind::Ssn, PiiKind::Email, PiiKind::Phone, PiiKind::Card];
+    /// Every kind, in the order conflicts at one position are resolved.
+    pub const ALL: [PiiKind; 8] = [
+        PiiKind::Ssn,
+        PiiKind::Email,
+        PiiKind::Phone,
+        PiiKind::Card,
+        PiiKind::Ipv4,
+        PiiKind::Ipv6,
+        PiiKind::Iban,
+        PiiKind::Dob,
+    ];
 
     /// The kind's name as written in configurations.
     pub fn name(self) -> &'static str {
@@ -31,7 +53,22 @@ impl PiiKind {
             PiiKind::Email => "email",
             PiiKind::Phone => "phone",
             PiiKind::Card => "card",
+            PiiKind::Ipv4 => "ipv4",
+            PiiKind::Ipv6 => "ipv6",
+            PiiKind::Iban => "iban",
+            PiiKind::Dob => "dob",
         }
+    }
+
+    /// The kind's position in [`PiiKind::ALL`], for tables indexed by kind.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the kind has a validity rule that context words can relax (or, for
+    /// dates of birth, context words it requires).
+    pub fn takes_context(self) -> bool {
+        !matches!(self, PiiKind::Email | PiiKind::Ipv4 | PiiKind::Ipv6)
     }
 }
 
@@ -44,8 +81,8 @@ pub struct Found {
     pub range: Range<usize>,
 }
 
-/// Which kinds to look for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which kinds to look for, and the context words of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Detectors {
     /// Look for social security numbers.
     pub ssn: bool,
@@ -55,10 +92,23 @@ pub struct Detectors {
     pub phone: bool,
     /// Look for card numbers.
     pub card: bool,
+    /// Look for IPv4 addresses.
+    pub ipv4: bool,
+    /// Look for IPv6 addresses.
+    pub ipv6: bool,
+    /// Look for IBANs.
+    pub iban: bool,
+    /// Look for dates of birth (always with context words; see [`Detectors::of`]).
+    pub dob: bool,
+    /// Context words by [`PiiKind::index`].
+    context: [Option<ContextWords>; 8],
+    /// Whether SSNs, cards or phones have context words (the lenient pass runs).
+    lenient: bool,
 }
 
 impl Detectors {
-    /// Detectors for the given kinds.
+    /// Detectors for the given kinds. Dates of birth get their default context words
+    /// ([`ContextWords::defaults`]) within the default window: a date alone is not PII.
     pub fn of(kinds: impl IntoIterator<Item = PiiKind>) -> Self {
         let mut d = Detectors::default();
         for kind in kinds {
@@ -67,14 +117,38 @@ impl Detectors {
                 PiiKind::Email => d.email = true,
                 PiiKind::Phone => d.phone = true,
                 PiiKind::Card => d.card = true,
+                PiiKind::Ipv4 => d.ipv4 = true,
+                PiiKind::Ipv6 => d.ipv6 = true,
+                PiiKind::Iban => d.iban = true,
+                PiiKind::Dob => d.dob = true,
             }
+        }
+        if d.dob {
+            let words = ContextWords::new(ContextWords::defaults(PiiKind::Dob), super::context::DEFAULT_WINDOW);
+            d = d.with_context(PiiKind::Dob, words);
         }
         d
     }
 
+    /// Sets the context words of `kind`: a candidate failing the kind's validity rule
+    /// is still reported when one of them precedes it (for dates: the words a date
+    /// needs). Ignored for kinds without such a rule ([`PiiKind::takes_context`]).
+    pub fn with_context(mut self, kind: PiiKind, words: ContextWords) -> Self {
+        if kind.takes_context() {
+            self.context[kind.index()] = Some(words);
+        }
+        self.lenient = [PiiKind::Ssn, PiiKind::Card, PiiKind::Phone].iter().any(|k| self.context[k.index()].is_some());
+        self
+    }
+
     /// Whether no kind is enabled.
     pub fn is_empty(&self) -> bool {
-        !(self.ssn || self.email || self.phone || self.card)
+        !(self.ssn || self.email || self.phone || self.card || self.ipv4 || self.ipv6 || self.iban || self.dob)
+    }
+
+    /// Whether a context word of `kind` occurs before byte `start` of `b`.
+    fn near(&self, kind: PiiKind, b: &[u8], start: usize) -> bool {
+        self.context[kind.index()].as_ref().is_some_and(|c| c.near(b, start))
     }
 
     /// Appends every piece of personal data in `text` to `out`, in order, without overlaps.
@@ -94,10 +168,29 @@ impl Detectors {
         if self.email && at_sign {
             find_emails(b, out);
         }
-        let numeric = (self.ssn && digits >= 9) || (self.phone && digits >= 10) || (self.card && digits >= 13);
-        if !numeric {
-            return;
+        let numeric = (self.ssn && digits >= 9)
+            || (self.phone && digits >= 10)
+            || (self.card && digits >= 13)
+            || (self.ipv4 && digits >= 4)
+            || (self.dob && digits >= 6);
+        if numeric {
+            self.find_numbers(b, first, out);
         }
+        let before_extra = out.len();
+        if self.ipv6 && digits >= 1 {
+            network::find_ipv6(b, out);
+        }
+        if self.iban && digits >= 2 {
+            iban::find_ibans(b, self.context[PiiKind::Iban.index()].as_ref(), out);
+        }
+        if out.len() > before_extra {
+            keep_leftmost_longest(out, first);
+        }
+    }
+
+    /// The number-shaped kinds (cards, SSNs, phones, IPv4 addresses, dates), found in
+    /// one left-to-right pass that steps over the e-mails already in `out[first..]`.
+    fn find_numbers(&self, b: &[u8], first: usize, out: &mut Vec<Found>) {
         let emails = out.len();
         let mut i = 0;
         let mut next_email = first;
@@ -120,7 +213,16 @@ impl Detectors {
                 .flatten()
                 .map(|end| (PiiKind::Card, end))
                 .or_else(|| self.ssn.then(|| ssn(&b[..limit], i)).flatten().map(|end| (PiiKind::Ssn, end)))
-                .or_else(|| self.phone.then(|| phone(&b[..limit], i)).flatten().map(|end| (PiiKind::Phone, end)));
+                .or_else(|| self.phone.then(|| phone(&b[..limit], i)).flatten().map(|end| (PiiKind::Phone, end)))
+                .or_else(|| self.ipv4.then(|| network::ipv4(&b[..limit], i)).flatten().map(|end| (PiiKind::Ipv4, end)))
+                .or_else(|| {
+                    self.dob
+                        .then(|| dob::date(&b[..limit], i))
+                        .flatten()
+                        .filter(|_| self.near(PiiKind::Dob, b, i))
+                        .map(|end| (PiiKind::Dob, end))
+                })
+                .or_else(|| self.lenient.then(|| self.lenient_number(&b[..limit], i)).flatten());
             match found {
                 Some((kind, end)) => {
                     out.push(Found { kind, range: i..end });
@@ -139,6 +241,39 @@ impl Detectors {
             merge_in_order(&mut out[first..], emails - first);
         }
     }
+
+    /// A well-formed card, SSN or phone number that failed its validity rule, kept
+    /// because one of its kind's context words comes just before it.
+    fn lenient_number(&self, b: &[u8], i: usize) -> Option<(PiiKind, usize)> {
+        let candidates = [
+            (PiiKind::Card, self.card, card_shape as fn(&[u8], usize) -> Option<usize>),
+            (PiiKind::Ssn, self.ssn, |b: &[u8], i| ssn_shape(b, i).map(|(end, _)| end)),
+            (PiiKind::Phone, self.phone, |b: &[u8], i| phone_shape(b, i, true)),
+        ];
+        candidates.into_iter().find_map(|(kind, on, shape)| {
+            if !on || self.context[kind.index()].is_none() {
+                return None;
+            }
+            let end = shape(b, i)?;
+            self.near(kind, b, i).then_some((kind, end))
+        })
+    }
+}
+
+/// Sorts `out[first..]` by start and drops every finding that overlaps an earlier
+/// one: the leftmost finding wins, and at one start the longest (then the kind found
+/// first). An IBAN whose digits look like a card stays one IBAN.
+pub(crate) fn keep_leftmost_longest(out: &mut Vec<Found>, first: usize) {
+    out[first..].sort_by_key(|f| (f.range.start, std::cmp::Reverse(f.range.end)));
+    let mut kept = first;
+    for i in first..out.len() {
+        if kept > first && out[i].range.start < out[kept - 1].range.end {
+            continue;
+        }
+        out.swap(kept, i);
+        kept += 1;
+    }
+    out.truncate(kept);
 }
 
 /// How many ASCII digits `b` holds and whether it holds an `@`: the prefilter that
@@ -179,13 +314,13 @@ fn merge_in_order(found: &mut [Found], split: usize) {
 }
 
 #[inline]
-fn is_word(c: u8) -> bool {
+pub(crate) fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
 /// Whether position `end` of `b` is not inside a word or a longer number.
 #[inline]
-fn boundary_after(b: &[u8], end: usize) -> bool {
+pub(crate) fn boundary_after(b: &[u8], end: usize) -> bool {
     match b.get(end) {
         None => true,
         Some(&c) if is_word(c) => false,
@@ -235,6 +370,43 @@ fn card(b: &[u8], start: usize) -> Option<usize> {
     if valid_end(i, count, &digits) { Some(i) } else { longest }
 }
 
+/// The end of a well-formed card number (13–19 digits, one kind of separator)
+/// starting at `start`, whatever its checksum: 16 digits when a group ends there
+/// (the common length; digits after it may be an expiry date), else the longest.
+fn card_shape(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    let mut count = 0;
+    let mut separator = None;
+    let (mut sixteen, mut longest) = (None, None);
+    let mut candidate = |end: usize, count: usize| {
+        if (13..=19).contains(&count) && boundary_after(b, end) {
+            longest = Some(end);
+            if count == 16 {
+                sixteen = Some(end);
+            }
+        }
+    };
+    while i < b.len() && count < 19 {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            count += 1;
+            i += 1;
+        } else if (c == b' ' || c == b'-') && b.get(i + 1).is_some_and(u8::is_ascii_digit) && count > 0 {
+            if *separator.get_or_insert(c) != c {
+                break;
+            }
+            candidate(i, count);
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        candidate(i, count);
+    }
+    sixteen.or(longest)
+}
+
 /// The Luhn checksum used by payment card numbers.
 pub fn luhn(digits: &[u8]) -> bool {
     let sum: u32 = digits
@@ -250,6 +422,11 @@ pub fn luhn(digits: &[u8]) -> bool {
 }
 
 fn ssn(b: &[u8], i: usize) -> Option<usize> {
+    ssn_shape(b, i).and_then(|(end, issued)| issued.then_some(end))
+}
+
+/// The end of an SSN-shaped number at `i`, and whether it is in an issued range.
+fn ssn_shape(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if !digits_at(b, i, 3) {
         return None;
     }
@@ -264,10 +441,16 @@ fn ssn(b: &[u8], i: usize) -> Option<usize> {
         || area[0] == b'9'
         || &b[i + 4..i + 6] == b"00"
         || &b[i + 7..i + 11] == b"0000";
-    (!never_issued && boundary_after(b, i + 11)).then_some(i + 11)
+    boundary_after(b, i + 11).then_some((i + 11, !never_issued))
 }
 
 fn phone(b: &[u8], start: usize) -> Option<usize> {
+    phone_shape(b, start, false)
+}
+
+/// The end of a phone number at `start`; `any_area` also accepts area codes starting
+/// with 0 or 1, which the North American plan never assigns.
+fn phone_shape(b: &[u8], start: usize, any_area: bool) -> Option<usize> {
     let mut i = start;
     // Country code: "+1", "+1 ", "1-", "1 ", "1.".
     if b.get(i) == Some(&b'+') {
@@ -285,7 +468,7 @@ fn phone(b: &[u8], start: usize) -> Option<usize> {
     // Area code, first digit 2-9, optionally in parentheses.
     let parenthesised = b.get(i) == Some(&b'(');
     i += parenthesised as usize;
-    if !digits_at(b, i, 3) || b[i] < b'2' {
+    if !digits_at(b, i, 3) || (b[i] < b'2' && !any_area) {
         return None;
     }
     i += 3;
@@ -481,6 +664,78 @@ mod tests {
                 assert_eq!(digits_and_at_sign(&text), expected, "{:?}", String::from_utf8_lossy(&text));
             }
         }
+    }
+
+    fn found_with(detectors: &Detectors, text: &str) -> Vec<(PiiKind, String)> {
+        let mut out = Vec::new();
+        detectors.find(text, &mut out);
+        out.into_iter().map(|f| (f.kind, text[f.range].to_string())).collect()
+    }
+
+    fn with_default_context(kinds: &[PiiKind]) -> Detectors {
+        kinds.iter().fold(Detectors::of(kinds.iter().copied()), |d, &kind| {
+            d.with_context(kind, ContextWords::new(ContextWords::defaults(kind), super::super::DEFAULT_WINDOW))
+        })
+    }
+
+    #[test]
+    fn context_words_keep_numbers_that_fail_their_validity_rule() {
+        let plain = Detectors::of([PiiKind::Ssn, PiiKind::Card, PiiKind::Phone]);
+        let context = with_default_context(&[PiiKind::Ssn, PiiKind::Card, PiiKind::Phone]);
+        for (text, kind, value) in [
+            ("ssn 666-39-9692", PiiKind::Ssn, "666-39-9692"),
+            ("Social Security: 000-12-3456.", PiiKind::Ssn, "000-12-3456"),
+            ("card no 4111 1111 1111 1112 05/27", PiiKind::Card, "4111 1111 1111 1112"),
+            ("call 155-123-4567", PiiKind::Phone, "155-123-4567"),
+        ] {
+            assert!(found_with(&plain, text).is_empty(), "{text}");
+            assert_eq!(found_with(&context, text), vec![(kind, value.to_string())], "{text}");
+        }
+        // Valid numbers need no context; invalid ones without a word stay.
+        assert_eq!(found_with(&context, "x 123-45-6789").len(), 1);
+        assert!(found_with(&context, "order 666-39-9692").is_empty());
+        assert!(
+            found_with(&context, "ssn was updated last week, see the ticket 666-39-9692").is_empty(),
+            "outside the window"
+        );
+    }
+
+    #[test]
+    fn dates_of_birth_need_a_context_word() {
+        let d = Detectors::of([PiiKind::Dob]);
+        assert_eq!(found_with(&d, "DOB: 04/01/1990"), vec![(PiiKind::Dob, "04/01/1990".into())]);
+        assert_eq!(found_with(&d, "born on 1990-04-01, Lyon"), vec![(PiiKind::Dob, "1990-04-01".into())]);
+        assert!(found_with(&d, "shipped 04/01/1990").is_empty());
+        assert!(found_with(&d, "dob 02/30/1990").is_empty(), "not a calendar date");
+    }
+
+    #[test]
+    fn ip_addresses_but_not_version_strings() {
+        let d = Detectors::of([PiiKind::Ipv4, PiiKind::Ipv6]);
+        assert_eq!(
+            found_with(&d, "from 203.0.113.7 and 2001:db8::7, ok"),
+            vec![(PiiKind::Ipv4, "203.0.113.7".into()), (PiiKind::Ipv6, "2001:db8::7".into())]
+        );
+        let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert!(found_with(&Detectors::of(PiiKind::ALL), ua).is_empty(), "{ua}");
+        assert_eq!(found_with(&d, "mapped ::ffff:192.0.2.1"), vec![(PiiKind::Ipv6, "::ffff:192.0.2.1".into())]);
+    }
+
+    #[test]
+    fn overlapping_candidates_resolve_to_the_leftmost_longest() {
+        let all = Detectors::of(PiiKind::ALL);
+        // The IBAN's BBAN "3704 0044 0532 0130 00" would pass as a Luhn-valid card by
+        // chance in one case of ten; the IBAN starts first and wins either way.
+        assert_eq!(
+            found_with(&all, "IBAN DE89 3704 0044 0532 0130 00, ssn 123-45-6789"),
+            vec![(PiiKind::Iban, "DE89 3704 0044 0532 0130 00".into()), (PiiKind::Ssn, "123-45-6789".into())]
+        );
+        // A card whose first groups look like an SSN is one card.
+        let mut digits: Vec<u8> = b"123456789012345".iter().map(|c| c - b'0').collect();
+        let check = (0..10).find(|&d| luhn(&[&digits[..], &[d]].concat())).unwrap();
+        digits.push(check);
+        let card = format!("123 45 6789 012345{check}");
+        assert_eq!(found_with(&all, &format!("paid {card}")), vec![(PiiKind::Card, card.clone())]);
     }
 
     #[test]

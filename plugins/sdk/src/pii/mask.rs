@@ -3,8 +3,9 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// How to rewrite a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// How to rewrite a value. In a configuration each is its name (`last4`), except
+/// [`Strategy::Replace`], written `{replace: "[IP]"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Keep the last four letters or digits, star the others, keep separators:
@@ -23,12 +24,32 @@ pub enum Strategy {
     /// Replace with the hex HMAC-SHA-256 of the value under the configured key, so
     /// equal values stay equal (joinable) without being readable.
     Hash,
+    /// Keep an IP address's network, zero the host: `203.0.113.7` → `203.0.113.0/24`,
+    /// `2001:db8:85a3::8a2e:370:7334` → `2001:db8:85a3::/48` (an IPv4-mapped address
+    /// keeps its IPv4 /24); anything else is redacted.
+    Network,
+    /// Replace the whole value with this fixed text: `{replace: "[IP]"}`.
+    Replace(String),
 }
 
 impl Strategy {
     /// Whether this strategy needs a hashing key.
-    pub fn needs_key(self) -> bool {
-        self == Strategy::Hash
+    pub fn needs_key(&self) -> bool {
+        *self == Strategy::Hash
+    }
+
+    /// The strategy's name as written in configurations.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Last4 => "last4",
+            Strategy::Email => "email",
+            Strategy::AreaCode => "area_code",
+            Strategy::FirstLetter => "first_letter",
+            Strategy::Redact => "redact",
+            Strategy::Hash => "hash",
+            Strategy::Network => "network",
+            Strategy::Replace(_) => "replace",
+        }
     }
 }
 
@@ -64,7 +85,7 @@ impl Masker {
     }
 
     /// Appends `value` rewritten by `strategy` to `out`.
-    pub fn mask(&self, strategy: Strategy, value: &str, out: &mut String) {
+    pub fn mask(&self, strategy: &Strategy, value: &str, out: &mut String) {
         match strategy {
             Strategy::Last4 => keep_last(value, 4, out),
             Strategy::Email => email(value, out),
@@ -79,7 +100,26 @@ impl Masker {
                 }
                 None => out.push_str(REDACTED),
             },
+            Strategy::Network => network(value, out),
+            Strategy::Replace(text) => out.push_str(text),
         }
+    }
+}
+
+fn network(value: &str, out: &mut String) {
+    use std::fmt::Write;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let v4 = value.parse::<Ipv4Addr>().ok();
+    let v6 = value.parse::<Ipv6Addr>().ok();
+    // An IPv4-mapped address (`::ffff:192.0.2.1`) keeps its IPv4 network.
+    if let Some(ip) = v4.or_else(|| v6.and_then(|ip| ip.to_ipv4_mapped())) {
+        let [a, b, c, _] = ip.octets();
+        let _ = write!(out, "{a}.{b}.{c}.0/24");
+    } else if let Some(ip) = v6 {
+        let [a, b, c, ..] = ip.segments();
+        let _ = write!(out, "{}/48", Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0));
+    } else {
+        out.push_str(REDACTED);
     }
 }
 
@@ -153,7 +193,7 @@ mod tests {
 
     fn mask(strategy: Strategy, value: &str) -> String {
         let mut out = String::new();
-        Masker::with_key(b"secret").mask(strategy, value, &mut out);
+        Masker::with_key(b"secret").mask(&strategy, value, &mut out);
         out
     }
 
@@ -192,11 +232,11 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_eq!(a, mask(Strategy::Hash, "123-45-6789"));
         let mut other = String::new();
-        Masker::with_key(b"other key").mask(Strategy::Hash, "123-45-6789", &mut other);
+        Masker::with_key(b"other key").mask(&Strategy::Hash, "123-45-6789", &mut other);
         assert_ne!(a, other);
         // RFC 4231 test case 2.
         let mut rfc = String::new();
-        Masker::with_key(b"Jefe").mask(Strategy::Hash, "what do ya want for nothing?", &mut rfc);
+        Masker::with_key(b"Jefe").mask(&Strategy::Hash, "what do ya want for nothing?", &mut rfc);
         assert_eq!(rfc, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
@@ -204,7 +244,23 @@ mod tests {
     fn redact_and_keyless_hash_hide_everything() {
         assert_eq!(mask(Strategy::Redact, "anything"), REDACTED);
         let mut out = String::new();
-        Masker::new().mask(Strategy::Hash, "x", &mut out);
+        Masker::new().mask(&Strategy::Hash, "x", &mut out);
         assert_eq!(out, REDACTED);
+    }
+
+    #[test]
+    fn network_keeps_the_prefix_and_replace_writes_its_text() {
+        assert_eq!(mask(Strategy::Network, "203.0.113.7"), "203.0.113.0/24");
+        assert_eq!(mask(Strategy::Network, "2001:db8:85a3::8a2e:370:7334"), "2001:db8:85a3::/48");
+        assert_eq!(mask(Strategy::Network, "::ffff:192.0.2.1"), "192.0.2.0/24");
+        assert_eq!(mask(Strategy::Network, "not an address"), REDACTED);
+        assert_eq!(mask(Strategy::Replace("[IP]".into()), "203.0.113.7"), "[IP]");
+    }
+
+    #[test]
+    fn strategies_read_as_configured() {
+        let read = |json: &str| serde_json::from_str::<Strategy>(json).unwrap();
+        assert_eq!(read(r#""network""#), Strategy::Network);
+        assert_eq!(read(r#"{"replace": "[IP]"}"#), Strategy::Replace("[IP]".into()));
     }
 }

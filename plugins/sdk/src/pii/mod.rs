@@ -1,18 +1,23 @@
 //! Personal data: detectors that find it in free text and strategies that mask it.
 
+mod context;
 mod detect;
+mod dob;
+mod iban;
 mod mask;
+mod network;
 
+pub use context::{ContextWords, DEFAULT_WINDOW};
 pub use detect::{Detectors, Found, PiiKind, luhn};
 pub use mask::{Masker, REDACTED, Strategy};
 
 /// Appends `text` to `out` with each of `found` (from [`Detectors::find`], in order,
 /// not overlapping) masked by the strategy `strategy_for` gives its kind.
-pub fn mask_findings(
+pub fn mask_findings<'s>(
     text: &str,
     found: &[Found],
     masker: &Masker,
-    strategy_for: impl Fn(PiiKind) -> Strategy,
+    strategy_for: impl Fn(PiiKind) -> &'s Strategy,
     out: &mut String,
 ) {
     let mut copied = 0;
