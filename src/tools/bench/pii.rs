@@ -25,7 +25,7 @@ pub struct PiiReport {
 impl PiiReport {
     /// Time with every kind over time of the demo.
     pub fn all_kinds_vs_demo(&self) -> f64 {
-        self.all_kinds.seconds / self.demo.seconds
+        self.all_kinds.time.cpu / self.demo.time.cpu
     }
 }
 
@@ -76,7 +76,7 @@ pub fn measure_pii(engine: &Arc<Engine>, pipeline_path: &Path, options: &Options
                 .enumerate()
         {
             let row = measure(name, &workload, pipeline, 1, || Ok(pipeline.runner()))?;
-            if best[slot].as_ref().is_none_or(|b| row.seconds < b.seconds) {
+            if best[slot].as_ref().is_none_or(|b| row.time.cpu < b.time.cpu) {
                 best[slot] = Some(row);
             }
         }
