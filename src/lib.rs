@@ -5,7 +5,7 @@
 //! - [`config`]: the pipeline file, resolved (tables, secrets) by the host;
 //! - [`engine`]: wasmtime, the sandbox and limits every module runs under;
 //! - [`pipeline`]: an immutable version of stages and the runner that drives a batch;
-//! - [`reload`]: hot swap of versions while events flow;
+//! - [`reload`]: hot swap of versions while events flow; [`signing`]: signed modules;
 //! - [`pass`]: the one batch pass every front door calls, and the [`pass::Sink`]s it feeds;
 //! - [`intake`] and [`emit`]: the formats events arrive and leave in;
 //! - the front doors: [`serve`] (Vector), [`fluent_bit`]; the CLI is the binary.
@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod reload;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod signing;
 #[cfg(feature = "tools")]
 pub mod tools;
 

@@ -6,6 +6,7 @@ mod generate;
 mod input;
 mod run;
 mod serve;
+mod signing;
 mod validate;
 
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ enum Command {
     NewModule(authoring::NewModuleArgs),
     /// Build module crates into WebAssembly components.
     Build(authoring::BuildArgs),
+    /// Make an ed25519 key pair for signing modules (KEY and KEY.pub).
+    Keygen(signing::KeygenArgs),
+    /// Sign module files with a private key: writes MODULE.wasm.sig beside each.
+    Sign(signing::SignArgs),
 }
 
 impl Cli {
@@ -72,5 +77,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => authoring::test(engine()?, args),
         Command::NewModule(args) => authoring::new_module(args),
         Command::Build(args) => authoring::build(args),
+        Command::Keygen(args) => signing::keygen(args),
+        Command::Sign(args) => signing::sign(args),
     }
 }

@@ -164,7 +164,14 @@ impl Filter {
         if lines.is_empty() {
             return;
         }
-        let written = self.dead_letters.write_all(lines).and_then(|()| self.dead_letters.flush());
+        // On disk before Fluent Bit hears the chunk is processed: it forgets the dropped
+        // records then, so a crash or power cut must not lose their dead letters. Only
+        // chunks with dead letters pay for the fsync.
+        let written = self
+            .dead_letters
+            .write_all(lines)
+            .and_then(|()| self.dead_letters.flush())
+            .and_then(|()| self.dead_letters.get_ref().sync_data());
         if let Err(e) = written {
             log::error!(
                 "cannot write dead letters of tag `{tag}` to {}: {e}; they are in this log instead: {}",
