@@ -190,8 +190,10 @@ fn save_crash(name: &str, h: u64, input: &[u8]) -> PathBuf {
 /// Silences the default panic message while fuzzing (crashes are reported by file);
 /// the first panic's message of each run is still printed once.
 struct QuietPanics {
-    previous: Option<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>>,
+    previous: Option<PanicHook>,
 }
+
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 impl QuietPanics {
     fn install() -> QuietPanics {
