@@ -5,7 +5,7 @@
 //! - [`config`]: the pipeline file, resolved (tables, secrets) by the host;
 //! - [`engine`]: wasmtime, the sandbox and limits every module runs under;
 //! - [`pipeline`]: an immutable version of stages and the runner that drives a batch;
-//! - [`reload`]: hot swap of versions while events flow;
+//! - [`reload`]: hot swap of versions while events flow; [`signing`]: signed modules;
 //! - [`pass`]: the one batch pass every front door calls, and the [`pass::Sink`]s it feeds;
 //! - [`shadow`]: a candidate version run beside the live one and compared, never delivered;
 //! - [`explain`] and [`diff`]: what the rules did to one event, by JSON path;
@@ -32,6 +32,7 @@ pub mod reload;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod shadow;
+pub mod signing;
 #[cfg(feature = "tools")]
 pub mod tools;
 

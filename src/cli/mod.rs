@@ -9,6 +9,7 @@ mod polyglot;
 mod run;
 mod serve;
 mod shadow;
+mod signing;
 mod validate;
 
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ enum Command {
     NewModule(authoring::NewModuleArgs),
     /// Build modules (Rust, Python, JavaScript) into WebAssembly components.
     Build(authoring::BuildArgs),
+    /// Make an ed25519 key pair for signing modules (KEY and KEY.pub).
+    Keygen(signing::KeygenArgs),
+    /// Sign module files with a private key: writes MODULE.wasm.sig beside each.
+    Sign(signing::SignArgs),
 }
 
 impl Cli {
@@ -78,5 +83,7 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => authoring::test(engine()?, args),
         Command::NewModule(args) => authoring::new_module(args),
         Command::Build(args) => authoring::build(args),
+        Command::Keygen(args) => signing::keygen(args),
+        Command::Sign(args) => signing::sign(args),
     }
 }

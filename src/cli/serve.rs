@@ -11,7 +11,7 @@ use firehose::emit::location::DeadLetterPath;
 use firehose::engine::Engine;
 use firehose::metrics::Metrics;
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
-use firehose::serve::{self, AppState, ServeOptions};
+use firehose::serve::{self, AdminToken, AppState, ServeOptions};
 
 use super::shadow::ShadowArgs;
 
@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Seconds to wait for the downstream's answer; keep it below the sender's request timeout (Vector: 60) [default: 50].
     #[arg(long, value_name = "SECONDS")]
     downstream_timeout_secs: Option<u64>,
+    /// File holding the bearer token `POST /admin/reload` requires (else $FIREHOSE_ADMIN_TOKEN,
+    /// else serve.admin_token_file); required to listen on anything but loopback.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Swap in new rules when the pipeline file or its modules change (also on SIGHUP
     /// and `POST /admin/reload`).
     #[arg(long)]
@@ -89,6 +93,9 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(cores * 2).max(1),
         downstream_timeout: Duration::from_secs(args.downstream_timeout_secs.unwrap_or(file.downstream_timeout_secs)),
         partition: args.partition.or(file.partition),
+        admin_token: admin_token(args.admin_token_file, file.admin_token_file)?,
+        max_url_bytes: file.max_url_bytes,
+        max_header_bytes: file.max_header_bytes,
     };
     pipeline.prepare(options.max_in_flight)?;
     let live = Live::new(pipeline);
@@ -107,6 +114,7 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+        serve::access::check_exposure(listener.local_addr()?, options.admin_token.as_ref())?;
         log::info!(
             "listening on {}, forwarding to {}, dead letters to {}, rules version {}",
             serve::bound(&listener),
@@ -134,4 +142,21 @@ pub fn serve(engine: Arc<Engine>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     log::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token: from `--admin-token-file`, else `FIREHOSE_ADMIN_TOKEN`, else the
+/// pipeline's `serve.admin_token_file`; never from the command line itself, where `ps` shows it.
+fn admin_token(flag: Option<PathBuf>, configured: Option<PathBuf>) -> anyhow::Result<Option<AdminToken>> {
+    let from_file = |file: PathBuf| -> anyhow::Result<Option<AdminToken>> {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading the admin token file {}", file.display()))?;
+        Ok(Some(AdminToken::new(&text, &file.display().to_string())?))
+    };
+    if let Some(file) = flag {
+        return from_file(file);
+    }
+    match std::env::var("FIREHOSE_ADMIN_TOKEN") {
+        Ok(text) if !text.is_empty() => Ok(Some(AdminToken::new(&text, "FIREHOSE_ADMIN_TOKEN")?)),
+        _ => configured.map_or(Ok(None), from_file),
+    }
 }

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::engine::Limits;
+use crate::signing::{self, TrustedKey};
 
 /// The pipeline file as written.
 #[derive(Debug, Deserialize)]
@@ -48,6 +49,8 @@ struct PipelineFile {
     serve: ServeConfig,
     #[serde(default)]
     output: OutputConfig,
+    #[serde(default)]
+    trusted_keys: Vec<PathBuf>,
 }
 
 /// Batches written to a directory, the way Amazon Data Firehose writes to S3
@@ -203,6 +206,14 @@ pub struct ServeConfig {
     /// request per value, with the value in the `X-Firehose-Partition` header, which
     /// Vector's `http_server` source turns into a field the sinks' partition keys name.
     pub partition: Option<String>,
+    /// A file holding the bearer token `POST /admin/reload` requires (relative to the
+    /// pipeline file); `FIREHOSE_ADMIN_TOKEN` and `--admin-token-file` override it.
+    /// Required to listen on anything but loopback.
+    pub admin_token_file: Option<PathBuf>,
+    /// Longest request URL accepted (414 beyond).
+    pub max_url_bytes: usize,
+    /// Most request header bytes accepted, names and values (431 beyond).
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServeConfig {
@@ -217,6 +228,9 @@ impl Default for ServeConfig {
             max_in_flight: None,
             downstream_timeout_secs: 50,
             partition: None,
+            admin_token_file: None,
+            max_url_bytes: 8 << 10,
+            max_header_bytes: 32 << 10,
         }
     }
 }
@@ -369,6 +383,9 @@ pub struct PipelineConfig {
     pub serve: ServeConfig,
     /// Settings of batches written to a directory.
     pub output: OutputConfig,
+    /// Public keys (ed25519) that must have signed every module; empty: modules
+    /// need no signature.
+    pub trusted_keys: Vec<TrustedKey>,
     /// Every file the configuration depends on (the pipeline file, modules, tables…).
     pub files: Vec<PathBuf>,
     /// SHA-256 over everything resolved above except module bytes (hashed separately).
@@ -406,6 +423,12 @@ impl PipelineConfig {
         }
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut files = vec![path.to_path_buf()];
+        let mut trusted_keys = Vec::with_capacity(file.trusted_keys.len());
+        for (i, key) in file.trusted_keys.iter().enumerate() {
+            let key = base.join(key);
+            files.push(key.clone());
+            trusted_keys.push(signing::read_public_key(&key).map_err(|e| fail(format!("trusted_keys[{i}]: {e}")))?);
+        }
         let mut stages = Vec::with_capacity(file.stages.len());
         for (i, stage) in file.stages.into_iter().enumerate() {
             if stage.name.trim().is_empty() {
@@ -419,6 +442,9 @@ impl PipelineConfig {
             }
             let module = base.join(&stage.module);
             files.push(module.clone());
+            if !trusted_keys.is_empty() {
+                files.push(signing::signature_path(&module));
+            }
             let mut config = stage.config.unwrap_or_else(|| serde_json::json!({}));
             references::resolve(&mut config, &base, &mut files)
                 .map_err(|e| fail(format!("stage `{}`: config{}: {}", stage.name, e.at, e.message)))?;
@@ -438,8 +464,9 @@ impl PipelineConfig {
             metadata: file.metadata,
             stages,
             tests: file.tests,
-            serve: file.serve,
+            serve: ServeConfig { admin_token_file: file.serve.admin_token_file.map(|f| base.join(f)), ..file.serve },
             output: OutputConfig { dir: file.output.dir.map(|dir| base.join(dir)), ..file.output },
+            trusted_keys,
             files,
             config_hash: [0; 32],
         };
@@ -465,7 +492,7 @@ impl PipelineConfig {
     /// version: written out field by field, so that the id changes when the rules do
     /// and never when a type's derives or field order change.
     fn compute_hash(&self) -> [u8; 32] {
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "name": self.name,
             "limits": {
                 "timeout_ms": self.limits.timeout.as_millis() as u64,
@@ -475,6 +502,11 @@ impl PipelineConfig {
             "metadata": {"rules_version": self.metadata.rules_version},
             "stages": self.stages.iter().map(|s| serde_json::json!({"name": s.name, "config": s.config})).collect::<Vec<_>>(),
         });
+        // Only when set, so that the ids of unsigned pipelines stay what they were.
+        if !self.trusted_keys.is_empty() {
+            canonical["trusted_keys"] =
+                self.trusted_keys.iter().map(|k| crate::engine::hex(k.key.as_bytes())).collect::<Vec<_>>().into();
+        }
         Sha256::digest(serde_json::to_vec(&canonical).expect("plain JSON values serialize")).into()
     }
 }

@@ -209,9 +209,13 @@ impl Filter {
             let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.dead_letter_path)?;
             self.dead_letters = Some(BufWriter::new(file));
         }
+        // On disk before Fluent Bit hears the chunk is processed: it forgets the dropped
+        // records then, so a crash or power cut must not lose their dead letters. Only
+        // chunks with dead letters pay for the fsync.
         let file = self.dead_letters.as_mut().expect("opened above");
         file.write_all(lines)?;
-        file.flush()
+        file.flush()?;
+        file.get_ref().sync_data()
     }
 
     fn store_dead_letters(&mut self, tag: &str, lines: &[u8]) {

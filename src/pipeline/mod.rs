@@ -90,6 +90,13 @@ impl Pipeline {
                 message: "cannot read the module file (build modules with `cargo xtask modules`)".into(),
                 source: Some(e.into()),
             })?;
+            if !config.trusted_keys.is_empty() {
+                crate::signing::verify(&config.trusted_keys, &stage.module, &bytes).map_err(|e| Error::Module {
+                    path: stage.module.clone(),
+                    message: "refused: its signature does not check out".into(),
+                    source: Some(e.into()),
+                })?;
+            }
             let module = engine.compile(&bytes, &stage.module)?;
             id.update(module.hash.as_bytes());
             let stage_error =

@@ -13,9 +13,11 @@
 //! A body that cannot be decoded at all gets 400; an oversized one 413; when the
 //! in-flight limit is reached the answer is 503 at once (backpressure, not memory).
 //! If dead letters cannot be stored, the answer is 503: nothing is acknowledged that
-//! is not safely somewhere.
+//! is not safely somewhere. URLs and headers over their limits get 414 and 431, and
+//! `/admin/*` needs the admin token when one is set (see [`access`]).
 
 mod admin;
+pub mod access;
 mod dead_letters;
 mod events;
 mod forward;
@@ -30,10 +32,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+pub use access::{AdminToken, TokenError};
 pub use dead_letters::{BadTarget, DeadLetterError, DeadLetters};
 pub use forward::{Delivery, Forwarder, NotPlainHttp, RetryReason};
 
@@ -63,6 +66,12 @@ pub struct ServeOptions {
     /// Forward one request per value of this template, with the value in the
     /// `X-Firehose-Partition` header (Vector in bytes mode).
     pub partition: Option<String>,
+    /// The bearer token `/admin/*` requires; required to listen beyond loopback.
+    pub admin_token: Option<AdminToken>,
+    /// Longest URL (path and query) accepted; longer gets 414.
+    pub max_url_bytes: usize,
+    /// Most header bytes (names and values) accepted; more gets 431.
+    pub max_header_bytes: usize,
 }
 
 /// Why the sidecar cannot start with its options.
@@ -132,16 +141,21 @@ impl AppState {
 
 /// The sidecar's routes.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Everything that changes state lives here, behind the admin token.
+    let admin = Router::new()
+        .route("/admin/reload", post(reload))
+        .route("/admin/promote", post(admin::promote))
+        .route("/admin/explain", post(admin::explain))
+        .route("/admin/shadow", get(admin::shadow))
+        .route_layer(middleware::from_fn_with_state(state.clone(), access::require_token));
     Router::new()
         .route("/", post(events::handle))
         .route("/v1/events", post(events::handle))
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/admin/reload", post(reload))
-        .route("/admin/promote", post(admin::promote))
-        .route("/admin/explain", post(admin::explain))
-        .route("/admin/shadow", get(admin::shadow))
+        .merge(admin)
+        .layer(middleware::from_fn_with_state(state.clone(), access::limit_request))
         .with_state(state)
 }
 

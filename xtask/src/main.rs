@@ -3,7 +3,9 @@
 //! - `modules`: build every rule module into a WebAssembly component
 //!   (`target/wasm32-wasip2/module/*.wasm`), adding the `wasm32-wasip2` target first;
 //! - `demo`: build everything, generate events and run the demo pipeline;
-//! - `test`: build the modules and run the whole test suite.
+//! - `test`: build the modules and run the whole test suite;
+//! - `fuzz [--seconds N] [--target NAME] [--seed N]`: fuzz every parser of untrusted input;
+//! - `soak [--events N] [--swaps N]`: events through `firehose serve` against a failing downstream.
 //!
 //! Only the Rust toolchain is needed: the `wasm32-wasip2` target is added with rustup
 //! because rustup does not install targets on its own on these machines.
@@ -22,11 +24,15 @@ fn main() -> ExitCode {
         Some("demo") => modules().and_then(|()| demo(&args[1..])),
         Some("test") => modules().and_then(|()| test(&args[1..])),
         Some("fluent-bit") => modules().and_then(|()| fluent_bit(&args[1..])),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("soak") => modules().and_then(|()| soak(&args[1..])),
         _ => Err("usage: cargo xtask <modules|demo|test> [args]\n\
                   \n  modules   build the rule modules as WebAssembly components\
                   \n  demo      build everything and run the demo pipeline on generated events\
                   \n  test      build the modules and run every test (extra args go to cargo test)\
-                  \n  fluent-bit  build the Fluent Bit plugin: target/release/flb-filter_firehose.so"
+                  \n  fluent-bit  build the Fluent Bit plugin: target/release/flb-filter_firehose.so\
+                  \n  fuzz      fuzz the parsers of untrusted input [--seconds N per target (60)] [--target NAME] [--seed N]\
+                  \n  soak      soak `firehose serve` against a failing downstream [--events N (1000000)] [--swaps N (100)]"
             .to_string()),
     };
     match result {
@@ -189,4 +195,32 @@ fn python_decoders() {
     if !installed.is_ok_and(|s| s.success()) {
         eprintln!("xtask: could not install python-snappy, lz4 and duckdb; the batch tests will use Rust decoders");
     }
+}
+
+/// The value after `--name` in `args`.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+/// Runs the fuzz targets (tests/fuzz) for `--seconds` each, on the stable toolchain.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut command = cargo();
+    command.args(["test", "--test", "fuzz", "every_target_survives", "--", "--nocapture"]);
+    command.env("FIREHOSE_FUZZ_SECONDS", flag(args, "--seconds").unwrap_or("60"));
+    if let Some(target) = flag(args, "--target") {
+        command.env("FIREHOSE_FUZZ_TARGET", target);
+    }
+    if let Some(seed) = flag(args, "--seed") {
+        command.env("FIREHOSE_FUZZ_SEED", seed);
+    }
+    run(&mut command)
+}
+
+/// Runs the soak test (tests/soak.rs, left out of the default run) and prints its report.
+fn soak(args: &[String]) -> Result<(), String> {
+    let mut command = cargo();
+    command.args(["test", "--test", "soak", "--", "--ignored", "--nocapture"]);
+    command.env("FIREHOSE_SOAK_EVENTS", flag(args, "--events").unwrap_or("1000000"));
+    command.env("FIREHOSE_SOAK_SWAPS", flag(args, "--swaps").unwrap_or("100"));
+    run(&mut command)
 }

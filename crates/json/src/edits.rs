@@ -237,7 +237,8 @@ impl Session<'_> {
                     let fragment = this
                         .fragment(text, range.clone(), false)
                         .map_err(|source| EditError::InvalidValue { order, source })?;
-                    if e == 0 && tape::tag(&this.fragments, fragment.start) != OBJECT {
+                    // `fragment` is a range of tape words: its first entry starts there.
+                    if e == 0 && tape::tag(&this.fragments[fragment.clone()], 0) != OBJECT {
                         return Err(EditError::NotAnObject { order });
                     }
                     let span = tape::value_span(tape, e);
@@ -466,6 +467,21 @@ mod tests {
     }
 
     use EditAction::*;
+
+    /// Found by `cargo xtask fuzz` (edits target): replacing the whole event after another
+    /// edit read the new root's tag at the wrong place in the session's tapes and
+    /// panicked (index out of bounds) or misjudged it; now it is checked, then applied.
+    #[test]
+    fn replacing_the_root_after_another_edit_checks_the_right_fragment() {
+        let e = r#"{"a": 1}"#;
+        assert!(edit(e, &[("$.a", SetValue, "[1, 2, 3, 4]"), ("$", SetValue, r#"{"b": 2}"#)]).is_err());
+        let refused = edit(e, &[("$", AddMember, r#""k": {"x": [1, 2]}"#), ("$", SetValue, "[1]")]).unwrap_err();
+        assert!(refused.contains("must stay a JSON object"), "{refused}");
+        assert_eq!(
+            edit(e, &[("$", AddMember, r#""k": [1, 2, 3]"#), ("$", SetValue, r#"{"b": 2}"#)]).unwrap_err(),
+            "edits overlap (one changes a value another one also changes or removes)"
+        );
+    }
 
     #[test]
     fn sets_values_of_every_kind() {
