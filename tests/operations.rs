@@ -328,7 +328,10 @@ fn the_manifests_hang_together() {
                 container["args"].as_sequence().into_iter().flatten().filter_map(|a| a.as_str()).collect();
             if args.first() == Some(&"serve") && args.iter().any(|a| a.starts_with("--listen=0.0.0.0")) {
                 // `firehose serve` refuses a non-loopback address without the admin token.
-                assert!(env.contains_key("FIREHOSE_ADMIN_TOKEN"), "{name}: serve beyond loopback needs FIREHOSE_ADMIN_TOKEN");
+                assert!(
+                    env.contains_key("FIREHOSE_ADMIN_TOKEN"),
+                    "{name}: serve beyond loopback needs FIREHOSE_ADMIN_TOKEN"
+                );
             }
             if let Some(data) = env.get("FIREHOSE_DATA_DIR") {
                 let mounted = container["volumeMounts"]

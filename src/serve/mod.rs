@@ -16,8 +16,8 @@
 //! is not safely somewhere. URLs and headers over their limits get 414 and 431, and
 //! `/admin/*` needs the admin token when one is set (see [`access`]).
 
-mod admin;
 pub mod access;
+mod admin;
 mod dead_letters;
 mod events;
 mod forward;

@@ -140,15 +140,25 @@ fn to_rmpv(value: &Value) -> rmpv::Value {
     }
 }
 
+/// How many representable doubles lie between two finite doubles of the same sign
+/// (`u64::MAX` when the signs differ).
+fn ulps_apart(x: f64, y: f64) -> u64 {
+    if x.is_sign_negative() != y.is_sign_negative() {
+        return u64::MAX;
+    }
+    x.abs().to_bits().abs_diff(y.abs().to_bits())
+}
+
 /// Whether two JSON values are equal, numbers compared by value (2 == 2.0).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
             (Some(x), Some(y), ..) => x == y,
             (_, _, Some(x), Some(y)) => x == y,
-            // serde_json's default float parsing (no `float_roundtrip`) may be one ulp off.
+            // serde_json's default float parsing (no `float_roundtrip`) may be a few ulps
+            // off, more of them (relative to the value) for subnormal numbers.
             _ => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs()),
+                (Some(x), Some(y)) => x == y || ulps_apart(x, y) <= 16,
                 _ => false,
             },
         },
