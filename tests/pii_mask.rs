@@ -244,7 +244,7 @@ fn a_bad_custom_pattern_is_refused_naming_its_field() {
 fn generated_events_keep_their_user_agent_and_lose_their_host_part() {
     let mut generator = firehose::tools::generate::Generator::new(7);
     let event: Value = serde_json::from_str(&generator.next_event()).unwrap();
-    let out = run(&single("pii-mask", all_kinds()), &[event.clone()]);
+    let out = run(&single("pii-mask", all_kinds()), std::slice::from_ref(&event));
     let out = out[0].delivered();
     assert_eq!(out["metadata"]["user_agent"], event["metadata"]["user_agent"]);
     assert_eq!(out["metadata"]["ip_address"], "203.0.113.0/24");
