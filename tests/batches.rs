@@ -150,6 +150,46 @@ fn every_framing_and_compression_reads_back_with_independent_decoders() {
     }
 }
 
+/// gzip's level reaches the encoder (its header's XFL byte says fastest / best) and both
+/// read back as the same events; a level beside another compression is refused.
+#[test]
+fn the_gzip_level_is_applied_and_a_level_without_gzip_is_refused() {
+    module("filter");
+    let mut lines = Vec::new();
+    for (source, expected_xfl) in [("--compression-level=1", 4u8), ("--compression-level=9", 2), ("pipeline:1", 4)] {
+        let dir = TestDir::new();
+        let level_in_pipeline = if source == "pipeline:1" { "\n  compression_level: 1" } else { "" };
+        pipeline(&dir, &format!("  dir: lake\n  max_events: 400{level_in_pipeline}"));
+        dir.write("in.ndjson", &events(400, |_| String::new()));
+        let mut args = vec!["run", "-p", "pipeline.yaml", "-i", "in.ndjson"];
+        if source.starts_with("--") {
+            args.push(source);
+        }
+        let out = firehose(&args, dir.dir.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let files = objects(&dir.path("lake"));
+        assert_eq!(files.len(), 1, "{files:?}");
+        let bytes = std::fs::read(&files[0]).unwrap();
+        assert_eq!(bytes[8], expected_xfl, "{source}: gzip header XFL");
+        lines.push(read(&files[0]).iter().map(|e| (e["n"].clone(), e["ssn"].clone())).collect::<Vec<_>>());
+    }
+    assert_eq!(lines[0], lines[1], "the same events at either level");
+    assert_eq!(lines[0].len(), 400);
+
+    let dir = TestDir::new();
+    pipeline(&dir, "  dir: lake");
+    dir.write("in.ndjson", &events(3, |_| String::new()));
+    let out = firehose(
+        &["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--compression", "snappy", "--compression-level", "1"],
+        dir.dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("applies to gzip only"), "{stderr}");
+    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--compression-level", "0"], dir.dir.path());
+    assert!(!out.status.success(), "level 0 is refused by the command line");
+}
+
 #[test]
 fn partitions_from_tricky_values_stay_inside_the_directory() {
     module("filter");

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// [default: the pipeline's output.compression].
     #[arg(long)]
     compression: Option<Compression>,
+    /// With --output-dir and gzip: the level, 1 (fastest) to 9 (smallest)
+    /// [default: the pipeline's output.compression_level, else 6].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9))]
+    compression_level: Option<u32>,
     #[command(flatten)]
     shadow: ShadowArgs,
 }
@@ -109,6 +113,10 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             let mut config = pipeline.config.output.clone();
             config.framing = args.framing.unwrap_or(config.framing);
             config.compression = args.compression.unwrap_or(config.compression);
+            config.compression_level = args.compression_level.or(config.compression_level);
+            config
+                .check_compression_level()
+                .map_err(|e| anyhow::anyhow!("{e} (--compression-level, --compression)"))?;
             let metrics = Arc::new(Metrics::new());
             let writer = BatchWriter::new(&dir, config)?.with_threads(workers).with_metrics(metrics.clone());
             let batches = Batches::new(writer, dir, metrics);

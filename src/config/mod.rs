@@ -72,6 +72,10 @@ pub struct OutputConfig {
     pub framing: Framing,
     /// `gzip`, `snappy` (framed), `lz4` (frame) or `none`.
     pub compression: Compression,
+    /// gzip's level, 1 (fastest) to 9 (smallest); gzip only. Unset: 6, zlib's default.
+    /// On a machine the pipeline already keeps busy, 1 writes batches ~2.6× cheaper in CPU
+    /// for objects ~75% larger (README, "Batches on disk").
+    pub compression_level: Option<u32>,
     /// Cut a batch at this size, in MiB (1–128), before compression.
     pub size_mib: u64,
     /// Cut a batch this many seconds after its first event (0–900; 0: every write).
@@ -98,11 +102,29 @@ impl Default for OutputConfig {
             name: "events".into(),
             framing: Framing::Ndjson,
             compression: Compression::Gzip,
+            compression_level: None,
             size_mib: 5,
             interval_secs: 300,
             max_events: None,
             time_source: TimeSource::Event,
             max_open_partitions: 500,
+        }
+    }
+}
+
+impl OutputConfig {
+    /// Refuses a `compression_level` outside 1–9 or beside a compression other than gzip,
+    /// with a message that names the setting.
+    pub fn check_compression_level(&self) -> Result<(), String> {
+        match (self.compression_level, self.compression) {
+            (None, _) => Ok(()),
+            (Some(level), _) if !(1..=9).contains(&level) => {
+                Err(format!("`output.compression_level` is {level}: gzip's levels are 1 (fastest) to 9 (smallest)"))
+            }
+            (Some(_), Compression::Gzip) => Ok(()),
+            (Some(_), other) => Err(format!(
+                "`output.compression_level` applies to gzip only, and compression is {other:?}: remove the level or use gzip"
+            )),
         }
     }
 }
@@ -415,6 +437,7 @@ impl PipelineConfig {
                 "`output.size_mib` must be 1-128 and `output.interval_secs` 0-900 (Firehose's buffering hints)".into(),
             ));
         }
+        file.output.check_compression_level().map_err(fail)?;
         if file.output.max_open_partitions == 0 {
             return Err(fail("`output.max_open_partitions` must be at least 1".into()));
         }

@@ -68,6 +68,12 @@ fn explains_what_is_wrong() {
     assert!(err("limits: {timeout_ms: 0}\nstages:\n  - {name: a, module: m.wasm}").contains("greater than zero"));
     let e = err("output: {max_open_partitions: 0}\nstages:\n  - {name: a, module: m.wasm}");
     assert!(e.contains("`output.max_open_partitions` must be at least 1"), "{e}");
+    let e = err("output: {compression_level: 0}\nstages:\n  - {name: a, module: m.wasm}");
+    assert!(e.contains("`output.compression_level` is 0: gzip's levels are 1 (fastest) to 9"), "{e}");
+    let e = err("output: {compression_level: 10}\nstages:\n  - {name: a, module: m.wasm}");
+    assert!(e.contains("`output.compression_level` is 10"), "{e}");
+    let e = err("output: {compression: lz4, compression_level: 1}\nstages:\n  - {name: a, module: m.wasm}");
+    assert!(e.contains("`output.compression_level` applies to gzip only, and compression is Lz4"), "{e}");
 }
 
 #[test]

@@ -319,8 +319,14 @@ impl BatchWriter {
             events: open.events,
             versions: open.versions,
         };
-        let (threads, format) =
-            (self.threads, Format { framing: self.config.framing, compression: self.config.compression });
+        let (threads, format) = (
+            self.threads,
+            Format {
+                framing: self.config.framing,
+                compression: self.config.compression,
+                level: self.config.compression_level,
+            },
+        );
         self.store.get_or_insert_with(|| Store::start(threads, format)).submit(sealed)
     }
 }

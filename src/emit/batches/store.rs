@@ -91,6 +91,8 @@ pub(super) struct Format {
     pub framing: Framing,
     /// The compression.
     pub compression: Compression,
+    /// gzip's level (1–9), zlib's default when unset.
+    pub level: Option<u32>,
 }
 
 /// What has been published so far.
@@ -269,7 +271,7 @@ fn work(format: Format, receiver: &Receiver<(u64, Sealed)>, shared: &Shared) {
             Done::Skipped
         } else {
             frame(&sealed, format.framing, &mut stamp, &mut body);
-            match compress(format.compression, &body).and_then(|data| write_temporary(&sealed, &data)) {
+            match compress(format.compression, format.level, &body).and_then(|data| write_temporary(&sealed, &data)) {
                 Ok(written) => Done::Written(written),
                 Err(e) => Done::Failed(sealed.failure(e)),
             }
@@ -309,13 +311,14 @@ fn frame(sealed: &Sealed, framing: Framing, stamp: &mut Stamp, body: &mut Vec<u8
     }
 }
 
-/// Compresses `data` in a format the standard tools read.
-pub fn compress(compression: Compression, data: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Compresses `data` in a format the standard tools read; `level` is gzip's (1–9, zlib's
+/// default when `None`; the other formats have none).
+pub fn compress(compression: Compression, level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(match compression {
         Compression::None => data.to_vec(),
         Compression::Gzip => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::default());
+            let level = level.map_or_else(flate2::Compression::default, flate2::Compression::new);
+            let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), level);
             encoder.write_all(data)?;
             encoder.finish()?
         }
