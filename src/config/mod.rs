@@ -73,8 +73,8 @@ pub struct OutputConfig {
     /// `gzip`, `snappy` (framed), `lz4` (frame) or `none`.
     pub compression: Compression,
     /// gzip's level, 1 (fastest) to 9 (smallest); gzip only. Unset: 6, zlib's default.
-    /// On a machine the pipeline already keeps busy, 1 writes batches ~2.6× cheaper in CPU
-    /// for objects ~75% larger (README, "Batches on disk").
+    /// Level 1 writes the demo's batches faster for objects ~70% larger (figures in the
+    /// README's "Use it" section).
     pub compression_level: Option<u32>,
     /// Cut a batch at this size, in MiB (1–128), before compression.
     pub size_mib: u64,
