@@ -8,10 +8,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("firehose-config-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary directory, removed when the test ends.
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+fn temp_dir(name: &str) -> Scratch {
+    Scratch(tempfile::Builder::new().prefix(&format!("firehose-config-{name}-")).tempdir().unwrap())
 }
 
 #[test]
