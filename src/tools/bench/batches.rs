@@ -1,9 +1,9 @@
 //! Batches on disk against plain NDJSON: the real `firehose run` (this binary) on one
 //! generated file, on all cores, writing NDJSON to a file (`-o FILE`), and gzip NDJSON
-//! batches under a directory (`--output-dir DIR`) at gzip's default level and at level
-//! 1. Each run's speed is the one it reports on its summary line: wall time from the
-//! first read to the last object on disk, start-up (loading the pipeline) left out. The
-//! runs alternate, so a busy machine slows all alike; the fastest of each counts.
+//! batches under a directory (`--output-dir DIR`) at gzip's default level and at its
+//! fastest. Each run's speed is the one it reports on its summary line: wall time from
+//! the first read to the last object on disk, start-up (loading the pipeline) left out.
+//! The runs alternate, so a busy machine slows all alike; the fastest of each counts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
