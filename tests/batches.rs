@@ -438,12 +438,18 @@ fn a_backfill_over_more_partitions_than_the_limit_puts_every_event_in_a_batch() 
     // With 20 open at most, each run after the first 20 closes the least recently
     // written batch (the one 20 runs back): 380 early closes, 400 objects.
     dir.write("in.ndjson", &events(1200, |i| format!(", \"flow_id\": \"f{}\"", (i / 3) % 200)));
-    let out = firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson"], dir.dir.path());
+    let out =
+        firehose(&["run", "-p", "pipeline.yaml", "-i", "in.ndjson", "--metrics-file", "firehose.prom"], dir.dir.path());
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{summary}");
     assert!(summary.contains("1200 in, 1200 out, 0 dropped by rules, 0 dead-lettered"), "{summary}");
     assert!(summary.contains("| 400 objects"), "{summary}");
     assert!(summary.contains("| 380 batches closed early at output.max_open_partitions (20)"), "{summary}");
+    // The metrics say the same, each event counted once.
+    let metrics = std::fs::read_to_string(dir.path("firehose.prom")).expect("the metrics file");
+    for needle in ["firehose_batches_closed_early_total 380\n", "firehose_events_total{outcome=\"in\"} 1200\n"] {
+        assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
+    }
     let lake = dir.path("lake");
     assert!(!lake.join("errors").exists(), "nothing under the error prefix: {:?}", objects(&lake.join("errors")));
     let events = all_events(&lake);

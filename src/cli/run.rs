@@ -101,6 +101,8 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::open(&args.input).with_context(|| format!("opening input {}", args.input.display()))?;
         Source::File { path: args.input.clone(), file, follow: args.watch }
     };
+    // One registry for the run: the pass, the output and --metrics-file share it.
+    let metrics = Arc::new(Metrics::new());
     // --output-dir or an explicit --output (never both: clap refuses that) wins over the
     // pipeline's output.dir.
     let output_dir = match (&args.output_dir, &args.output) {
@@ -117,10 +119,8 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             config
                 .check_compression_level()
                 .map_err(|e| anyhow::anyhow!("{e} (--compression-level, --compression)"))?;
-            let metrics = Arc::new(Metrics::new());
             let writer = BatchWriter::new(&dir, config)?.with_threads(workers).with_metrics(metrics.clone());
-            let batches = Batches::new(writer, dir, metrics);
-            run_with(engine, &args, pipeline, workers, source, batches)
+            run_with(engine, &args, pipeline, workers, source, Batches::new(writer, dir), metrics)
         }
         None => {
             let path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
@@ -139,7 +139,7 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("emptying the old dead-letter file {}", dead_letter.display()))?;
             }
             let ndjson = Ndjson { output, dead_letter_path: dead_letter, dead_letter_file: None };
-            run_with(engine, &args, pipeline, workers, source, ndjson)
+            run_with(engine, &args, pipeline, workers, source, ndjson, metrics)
         }
     }
 }
@@ -222,17 +222,15 @@ impl Output for Ndjson {
 struct Batches {
     writer: BatchWriter,
     dir: PathBuf,
-    /// What happened to events and batches (`firehose run` has no metrics endpoint yet).
-    metrics: Arc<Metrics>,
     started: Instant,
     last_progress: Instant,
     progress: bool,
 }
 
 impl Batches {
-    fn new(writer: BatchWriter, dir: PathBuf, metrics: Arc<Metrics>) -> Batches {
+    fn new(writer: BatchWriter, dir: PathBuf) -> Batches {
         let progress = std::io::stderr().is_terminal();
-        Batches { writer, dir, metrics, started: Instant::now(), last_progress: Instant::now(), progress }
+        Batches { writer, dir, started: Instant::now(), last_progress: Instant::now(), progress }
     }
 }
 
@@ -244,9 +242,7 @@ impl Output for Batches {
     }
 
     fn write(&mut self, passed: Passed) -> anyhow::Result<Counts> {
-        let counts = passed.deliver(&mut self.writer).context("writing batches")?;
-        self.metrics.events(&counts);
-        Ok(counts)
+        passed.deliver(&mut self.writer).context("writing batches")
     }
 
     fn idle(&mut self, totals: &Counts) -> anyhow::Result<()> {
@@ -302,6 +298,7 @@ fn run_with<O: Output>(
     workers: usize,
     source: Source,
     mut output: O,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<ExitCode> {
     let batch_size = args.batch_size.unwrap_or(pipeline.config.batch.max_events).max(1);
     let live = Live::new(pipeline);
@@ -318,7 +315,6 @@ fn run_with<O: Output>(
     let signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("installing signal handlers")?;
     let signal_handle = signals.handle();
 
-    let metrics = Arc::new(Metrics::new());
     let mut metrics_file = args.metrics_file.clone().map(|path| MetricsFile::new(path, metrics.clone(), live.clone()));
     let started = Instant::now();
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
