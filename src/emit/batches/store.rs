@@ -10,6 +10,7 @@
 //! failure stops publication: nothing sealed after a batch that could not be written
 //! reaches its final name, and the failure is reported to whoever fills the batches.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -311,11 +312,11 @@ fn frame(sealed: &Sealed, framing: Framing, stamp: &mut Stamp, body: &mut Vec<u8
     }
 }
 
-/// Compresses `data` in a format the standard tools read; `level` is gzip's (1–9, zlib's
-/// default when `None`; the other formats have none).
-pub fn compress(compression: Compression, level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
-    Ok(match compression {
-        Compression::None => data.to_vec(),
+/// Compresses `data` in a format the standard tools read (`none`: `data` itself, not a
+/// copy); `level` is gzip's (1–9, zlib's default when `None`; the other formats have none).
+pub fn compress(compression: Compression, level: Option<u32>, data: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+    Ok(Cow::Owned(match compression {
+        Compression::None => return Ok(Cow::Borrowed(data)),
         Compression::Gzip => {
             let level = level.map_or_else(flate2::Compression::default, flate2::Compression::new);
             let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), level);
@@ -332,7 +333,7 @@ pub fn compress(compression: Compression, level: Option<u32>, data: &[u8]) -> st
             encoder.write_all(data)?;
             encoder.finish().map_err(std::io::Error::other)?
         }
-    })
+    }))
 }
 
 /// Writes `data` to a hidden temporary file beside the object, synced: the first half
