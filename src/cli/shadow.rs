@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use firehose::Pipeline;
 use firehose::engine::Engine;
 use firehose::shadow::{Shadow, ShadowMetrics, ShadowOptions};
 
@@ -30,19 +29,13 @@ impl ShadowArgs {
         if !(0.0..=1.0).contains(&self.shadow_share) {
             anyhow::bail!("--shadow-share {} is not a fraction between 0 and 1", self.shadow_share);
         }
-        let candidate = Pipeline::load(engine, path)
-            .map_err(|e| anyhow::anyhow!("--shadow {}: {}", path.display(), firehose::error::report(&e)))?;
-        log::info!(
-            "shadowing candidate version {} (from {}) on {:.0}% of batches",
-            candidate.id,
-            path.display(),
-            self.shadow_share * 100.0
-        );
         let options = ShadowOptions {
             share: self.shadow_share,
             report_every: Duration::from_secs(self.shadow_report_secs.max(1)),
             ..ShadowOptions::default()
         };
-        Ok(Some(Shadow::start(candidate, path.clone(), options, metrics)))
+        let shadow = Shadow::load(engine, path, options, metrics)
+            .map_err(|e| anyhow::anyhow!("--shadow {}: {}", path.display(), firehose::error::report(&e)))?;
+        Ok(Some(shadow))
     }
 }

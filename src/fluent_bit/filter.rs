@@ -251,17 +251,14 @@ fn start_shadow(
             }
         },
     };
-    let candidate = Pipeline::load(engine, &path).map_err(|e| StartError::Shadow {
-        name: "Shadow",
-        message: format!("cannot load the candidate {}: {}", path.display(), crate::error::report(&e)),
-    })?;
-    log::info!(
-        "shadowing candidate version {} (from {}) on {:.0}% of chunks",
-        candidate.id,
-        path.display(),
-        share * 100.0
-    );
-    Ok(Some(Shadow::start(candidate, path, ShadowOptions { share, ..ShadowOptions::default() }, None)))
+    let shadow =
+        Shadow::load(engine, &path, ShadowOptions { share, ..ShadowOptions::default() }, None).map_err(|e| {
+            StartError::Shadow {
+                name: "Shadow",
+                message: format!("cannot load the candidate {}: {}", path.display(), crate::error::report(&e)),
+            }
+        })?;
+    Ok(Some(shadow))
 }
 
 /// A chunk that could not be read as msgpack records; it is passed on unchanged.

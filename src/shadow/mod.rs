@@ -215,6 +215,25 @@ pub enum PromoteError {
 }
 
 impl Shadow {
+    /// Loads the candidate pipeline at `path` and starts shadowing it (with a log line
+    /// saying which version, from where, on what share); the front doors check the
+    /// share and word the error for their own setting.
+    pub fn load(
+        engine: &Arc<crate::engine::Engine>,
+        path: &std::path::Path,
+        options: ShadowOptions,
+        metrics: Option<ShadowMetrics>,
+    ) -> Result<Arc<Shadow>, crate::Error> {
+        let candidate = Pipeline::load(engine, path)?;
+        log::info!(
+            "shadowing candidate version {} (from {}) on {:.0}% of batches",
+            candidate.id,
+            path.display(),
+            options.share * 100.0
+        );
+        Ok(Shadow::start(candidate, path.to_path_buf(), options, metrics))
+    }
+
     /// Starts shadowing with `candidate`, loaded from `path`; `metrics` (the front
     /// door's) receives the comparison as it goes.
     pub fn start(
