@@ -153,10 +153,16 @@ fn fluent_bit(args: &[String]) -> Result<(), String> {
         command.arg("--release");
     }
     run(&mut command)?;
-    let dir = root().join("target").join(profile);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let dir = target.join(profile);
     let built = dir.join("libfirehose_fluent_bit.so");
     let plugin = dir.join("flb-filter_firehose.so");
-    std::fs::copy(&built, &plugin).map_err(|e| format!("copying {} to {}: {e}", built.display(), plugin.display()))?;
+    // Copy beside it, then rename: a Fluent Bit (or a test) that has the old plugin
+    // loaded keeps its file, where copying over it in place would crash it with SIGBUS.
+    let fresh = dir.join("flb-filter_firehose.so.new");
+    std::fs::copy(&built, &fresh)
+        .and_then(|_| std::fs::rename(&fresh, &plugin))
+        .map_err(|e| format!("copying {} to {}: {e}", built.display(), plugin.display()))?;
     println!(
         "Fluent Bit plugin: {}\n  fluent-bit -e {} -c fluent-bit-examples/local/fluent-bit.yaml",
         plugin.display(),
