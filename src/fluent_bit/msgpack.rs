@@ -277,7 +277,7 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn peek(&self) -> Result<Marker, DecodeError> {
         match self.b.get(self.pos) {
             Some(&byte) => Ok(Marker::from_u8(byte)),
@@ -285,7 +285,7 @@ impl Reader<'_> {
         }
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
         match end {
             Some(end) => {
@@ -393,25 +393,24 @@ impl Reader<'_> {
         let at = self.pos;
         let start = out.len();
         let marker = self.next_marker()?;
-        let number = |n: &dyn std::fmt::Display, out: &mut Vec<u8>, tape: &mut Vec<u32>| {
-            use std::io::Write;
-            let _ = write!(out, "{n}");
+        let number = |n: i128, out: &mut Vec<u8>, tape: &mut Vec<u32>| {
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
             tape::push(tape, start, tape::NUMBER, out.len());
         };
         match marker {
             Marker::Null => literal(out, tape, b"null", tape::NULL),
             Marker::True => literal(out, tape, b"true", tape::TRUE),
             Marker::False => literal(out, tape, b"false", tape::FALSE),
-            Marker::FixPos(n) => number(&n, out, tape),
-            Marker::FixNeg(n) => number(&n, out, tape),
-            Marker::U8 => number(&self.be(1)?, out, tape),
-            Marker::U16 => number(&self.be(2)?, out, tape),
-            Marker::U32 => number(&self.be(4)?, out, tape),
-            Marker::U64 => number(&self.be(8)?, out, tape),
-            Marker::I8 => number(&(self.be(1)? as u8 as i8), out, tape),
-            Marker::I16 => number(&(self.be(2)? as u16 as i16), out, tape),
-            Marker::I32 => number(&(self.be(4)? as u32 as i32), out, tape),
-            Marker::I64 => number(&(self.be(8)? as i64), out, tape),
+            Marker::FixPos(n) => number(n.into(), out, tape),
+            Marker::FixNeg(n) => number(n.into(), out, tape),
+            Marker::U8 => number(self.be(1)?.into(), out, tape),
+            Marker::U16 => number(self.be(2)?.into(), out, tape),
+            Marker::U32 => number(self.be(4)?.into(), out, tape),
+            Marker::U64 => number(self.be(8)?.into(), out, tape),
+            Marker::I8 => number((self.be(1)? as u8 as i8).into(), out, tape),
+            Marker::I16 => number((self.be(2)? as u16 as i16).into(), out, tape),
+            Marker::I32 => number((self.be(4)? as u32 as i32).into(), out, tape),
+            Marker::I64 => number((self.be(8)? as i64).into(), out, tape),
             Marker::F32 => float(f32::from_bits(self.be(4)? as u32) as f64, out, tape),
             Marker::F64 => float(f64::from_bits(self.be(8)?), out, tape),
             Marker::FixStr(_)
@@ -474,13 +473,13 @@ impl Reader<'_> {
         let text = match marker {
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let n = self.length(marker)?;
-                String::from_utf8_lossy(self.take(n)?).into_owned()
+                String::from_utf8_lossy(self.take(n)?)
             }
             _ => {
                 self.pos = at;
                 let mut key = Vec::new();
                 self.write_json(&mut key, &mut Vec::new(), 0)?;
-                String::from_utf8_lossy(&key).into_owned()
+                String::from_utf8_lossy(&key).into_owned().into()
             }
         };
         string(out, tape, &text, true);

@@ -62,13 +62,63 @@ pub struct Applier {
     plan: Vec<Planned>,
     /// Tapes of validated texts, for the whole session.
     fragments: Vec<u32>,
-    /// Texts already validated in this session: (is member, start, len) → tape range.
-    /// foldhash: several times faster than SipHash on these small keys, and seeded
-    /// per map, so a module cannot make every offset it returns collide.
-    validated: HashMap<(bool, u32, u32), Range<usize>, foldhash::fast::RandomState>,
+    /// Texts already validated in this session.
+    validated: Validated,
     removed: Vec<usize>,
     emptied: Vec<usize>,
     stack: Vec<usize>,
+}
+
+/// A text of a module's output: (start, length, is a member).
+type TextKey = (u32, u32, bool);
+
+/// The texts validated in a session, with their tape ranges in `Applier::fragments`.
+///
+/// Modules write new texts one after another, so almost every text starts at or after
+/// the last one recorded: those go into `in_order`, where a new text is found missing
+/// by one comparison with the last entry and a shared one (the same row added to many
+/// events) by a binary search. Texts met out of order go into a hash map.
+#[derive(Debug, Default)]
+struct Validated {
+    /// Sorted by start.
+    in_order: Vec<(TextKey, Range<usize>)>,
+    /// foldhash: several times faster than SipHash on these small keys, and seeded
+    /// per map, so a module cannot make every offset it returns collide.
+    others: HashMap<TextKey, Range<usize>, foldhash::fast::RandomState>,
+}
+
+impl Validated {
+    fn clear(&mut self) {
+        self.in_order.clear();
+        self.others.clear();
+    }
+
+    fn get(&self, key: &TextKey) -> Option<Range<usize>> {
+        let (last, _) = self.in_order.last()?;
+        if key.0 > last.0 {
+            return None;
+        }
+        let first = self.in_order.partition_point(|(k, _)| k.0 < key.0);
+        let same_start = self.in_order[first..].iter().take_while(|(k, _)| k.0 == key.0);
+        if let Some((_, range)) = same_start.into_iter().find(|(k, _)| k == key) {
+            return Some(range.clone());
+        }
+        self.others.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: TextKey, range: Range<usize>) {
+        match self.in_order.last() {
+            Some((last, _)) if key.0 < last.0 => {
+                self.others.insert(key, range);
+            }
+            _ => self.in_order.push((key, range)),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.in_order.len() + self.others.len()
+    }
 }
 
 /// Applying the edits of one module answer, whose new texts are all in `text`.
@@ -107,9 +157,9 @@ impl Applier {
     /// The tape range of `text[range]` validated as a value or a member, validating it
     /// on first use in the session.
     fn fragment(&mut self, text: &[u8], range: Range<usize>, member: bool) -> Result<Range<usize>, super::Error> {
-        let key = (member, range.start as u32, range.len() as u32);
+        let key = (range.start as u32, range.len() as u32, member);
         if let Some(known) = self.validated.get(&key) {
-            return Ok(known.clone());
+            return Ok(known);
         }
         let start = self.fragments.len();
         let checked = if member {
@@ -569,6 +619,28 @@ mod tests {
             session.apply(e, &tape, &[bad], &mut out, &mut out_tape).is_err(),
             "failures are not cached as successes"
         );
+    }
+
+    #[test]
+    fn texts_met_out_of_order_or_at_one_start_are_remembered_apart() {
+        let e = br#"{"a": 1}"#;
+        let tape = tape_of(e).unwrap();
+        // `"m": 1` at 0, `"n": [2]` at 7, and `"m"` alone is not a member: same start, other length.
+        let text = br#""m": 1 "n": [2]"#;
+        let m = Edit { entry: 0, action: AddMember, text_start: 0, text_len: 6 };
+        let n = Edit { entry: 0, action: AddMember, text_start: 7, text_len: 8 };
+        let m_value = Edit { entry: 2, action: SetValue, text_start: 0, text_len: 3 };
+        let mut applier = Applier::new();
+        let mut session = applier.session(text);
+        let (mut out, mut out_tape) = (Vec::new(), Vec::new());
+        for edits in [[n], [m], [n], [m], [m_value]] {
+            out.clear();
+            out_tape.clear();
+            session.apply(e, &tape, &edits, &mut out, &mut out_tape).unwrap();
+            assert_eq!(out_tape, tape_of(&out).unwrap(), "{}", String::from_utf8_lossy(&out));
+        }
+        assert_eq!(out, br#"{"a": "m"}"#.to_vec());
+        assert_eq!(session.applier.validated.len(), 3, "n, m (out of order) and m as a value, once each");
     }
 
     #[test]
