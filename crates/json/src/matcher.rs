@@ -41,7 +41,7 @@ impl Name {
 
     #[inline]
     fn is(&self, key: &[u8], key_prefix: u64) -> bool {
-        self.prefix == key_prefix && self.bytes.len() == key.len() && (key.len() <= 8 || *self.bytes == *key)
+        self.prefix == key_prefix && self.bytes.len() == key.len() && (key.len() <= 8 || self.bytes[8..] == key[8..])
     }
 }
 
@@ -50,13 +50,15 @@ fn length_bit(len: usize) -> u64 {
     1 << len.min(63)
 }
 
-/// The first eight bytes of `bytes`, zero-padded, as one number.
+/// The first eight bytes of `bytes`, zero-padded, as one number. (One load for keys of
+/// eight bytes or more; a copy of a variable length would be a call to `memcpy` in a
+/// module.)
 #[inline]
 fn prefix(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = bytes.len().min(8);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u64::from_le_bytes(buf)
+    match bytes.first_chunk::<8>() {
+        Some(first) => u64::from_le_bytes(*first),
+        None => bytes.iter().enumerate().fold(0, |packed, (i, &b)| packed | u64::from(b) << (8 * i)),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -270,6 +272,20 @@ mod tests {
         let m = matcher(&["$..lead_data..phone"]);
         assert_eq!(run(&m, &[key("x"), key("lead_data"), Step::Index(0), key("phone")]), Some(0));
         assert_eq!(run(&m, &[key("phone")]), None);
+    }
+
+    #[test]
+    fn names_sharing_their_first_eight_bytes_or_a_shorter_prefix_stay_apart() {
+        let m = matcher(&["$.lead_data_a", "$.lead_data_b", "$.ab", "$.abcdefgh"]);
+        assert_eq!(run(&m, &[key("lead_data_a")]), Some(0));
+        assert_eq!(run(&m, &[key("lead_data_b")]), Some(1));
+        assert_eq!(run(&m, &[key("lead_data_c")]), None);
+        assert_eq!(run(&m, &[key("lead_data_")]), None);
+        assert_eq!(run(&m, &[key("ab")]), Some(2));
+        assert_eq!(run(&m, &[key("a")]), None);
+        assert_eq!(run(&m, &[key("abc")]), None);
+        assert_eq!(run(&m, &[key("abcdefgh")]), Some(3));
+        assert_eq!(run(&m, &[key("abcdefgi")]), None);
     }
 
     #[test]
