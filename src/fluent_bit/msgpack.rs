@@ -421,7 +421,7 @@ impl<'a> Reader<'a> {
             | Marker::Bin16
             | Marker::Bin32 => {
                 let n = self.length(marker)?;
-                string(out, tape, &String::from_utf8_lossy(self.take(n)?), false);
+                string(out, tape, &lossy_text(self.take(n)?), false);
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
                 if depth + 1 > json::MAX_DEPTH {
@@ -473,7 +473,7 @@ impl<'a> Reader<'a> {
         let text = match marker {
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let n = self.length(marker)?;
-                String::from_utf8_lossy(self.take(n)?)
+                lossy_text(self.take(n)?)
             }
             _ => {
                 self.pos = at;
@@ -484,6 +484,15 @@ impl<'a> Reader<'a> {
         };
         string(out, tape, &text, true);
         Ok(())
+    }
+}
+
+/// `bytes` as text, invalid UTF-8 replaced by U+FFFD. `from_utf8` first: its check
+/// runs a word at a time, where `from_utf8_lossy` walks the bytes one by one.
+fn lossy_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
