@@ -421,7 +421,13 @@ impl<'a> Reader<'a> {
             | Marker::Bin16
             | Marker::Bin32 => {
                 let n = self.length(marker)?;
-                string(out, tape, &lossy_text(self.take(n)?), false);
+                let at = self.pos;
+                let bytes = self.take(n)?;
+                if json::is_plain_ascii(self.b, at..at + n) {
+                    plain_string(out, tape, bytes, tape::STRING);
+                } else {
+                    string(out, tape, &lossy_text(bytes), false);
+                }
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
                 if depth + 1 > json::MAX_DEPTH {
@@ -473,7 +479,13 @@ impl<'a> Reader<'a> {
         let text = match marker {
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let n = self.length(marker)?;
-                lossy_text(self.take(n)?)
+                let at = self.pos;
+                let bytes = self.take(n)?;
+                if json::is_plain_ascii(self.b, at..at + n) {
+                    plain_string(out, tape, bytes, tape::KEY);
+                    return Ok(());
+                }
+                lossy_text(bytes)
             }
             _ => {
                 self.pos = at;
@@ -485,6 +497,15 @@ impl<'a> Reader<'a> {
         string(out, tape, &text, true);
         Ok(())
     }
+}
+
+/// Writes `bytes`, ASCII with nothing to escape, as a JSON string with its tape entry.
+fn plain_string(out: &mut Vec<u8>, tape: &mut Vec<u32>, bytes: &[u8], tag: u32) {
+    let start = out.len();
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+    tape::push(tape, start, tag, out.len());
 }
 
 /// `bytes` as text, invalid UTF-8 replaced by U+FFFD. `from_utf8` first: its check

@@ -29,7 +29,7 @@ pub use edits::{Applier, Edit, EditAction, EditError};
 pub use event::{Event, Key, Members, Value, tape_of};
 pub use matcher::{PathMatcher, State, Step};
 pub use path::{Path, PathError, Segment, Selector};
-pub use scan::{Error, Field, Fields, Items, scan_string, skip_value, skip_ws};
+pub use scan::{Error, Field, Fields, Items, is_plain_ascii, scan_string, skip_value, skip_ws};
 pub use string::{unescape, write_string, write_string_body};
 pub use validate::{MAX_DEPTH, validate, validate_event, validate_member, validate_value};
 pub use value::{Kind, RawValue, root};
