@@ -160,6 +160,12 @@ impl Detectors {
     /// is ASCII, and matches start and end on ASCII bytes or on whole runs of non-ASCII
     /// bytes, so ranges always fall on character boundaries.
     pub fn find_bytes(&self, b: &[u8], out: &mut Vec<Found>) {
+        self.find_bytes_filtered(b, out, true);
+    }
+
+    /// [`Detectors::find_bytes`], with the number prefilter on or (in tests, to check
+    /// that it never hides a finding) off.
+    fn find_bytes_filtered(&self, b: &[u8], out: &mut Vec<Found>, prefilter: bool) {
         if b.len() < 6 {
             return;
         }
@@ -168,11 +174,14 @@ impl Detectors {
         if self.email && at_sign {
             find_emails(b, out);
         }
-        let numeric = (self.ssn && digits >= 9)
-            || (self.phone && digits >= 10)
-            || (self.card && digits >= 13)
-            || (self.ipv4 && digits >= 4)
-            || (self.dob && digits >= 6);
+        // Cards, SSNs and phones need their digits close together: a user agent or a
+        // version list has enough digits in all but not in one run, and is not walked.
+        let grouped = (self.ssn && digits >= 9) || (self.phone && digits >= 10) || (self.card && digits >= 13);
+        let grouped = grouped && {
+            let run = if prefilter { longest_number_run(b) } else { digits };
+            (self.ssn && run >= 9) || (self.phone && run >= 10) || (self.card && run >= 13)
+        };
+        let numeric = grouped || (self.ipv4 && digits >= 4) || (self.dob && digits >= 6);
         if numeric {
             self.find_numbers(b, first, out);
         }
@@ -348,6 +357,27 @@ mod simd {
         let at = u8x16_eq(x, u8x16_splat(b'@'));
         (u8x16_bitmask(digit).count_ones() as usize, u8x16_bitmask(at) as u64)
     }
+}
+
+/// The most digits in one run of `b`: digits with at most three of ` -.()+/` in a row
+/// between them. Every card, SSN and phone shape the detectors accept (also the lenient
+/// shapes used with context words) lies inside one such run, so a string whose longest
+/// run is shorter than a kind's digit count cannot hold that kind.
+fn longest_number_run(b: &[u8]) -> usize {
+    let (mut longest, mut run, mut separators) = (0, 0, 0);
+    for &c in b {
+        if c.is_ascii_digit() {
+            run += 1;
+            separators = 0;
+            longest = longest.max(run);
+        } else if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/') && separators < 3 {
+            separators += 1;
+        } else {
+            run = 0;
+            separators = 0;
+        }
+    }
+    longest
 }
 
 /// Puts `found[..split]` and `found[split..]`, each in order, into one order.
@@ -715,6 +745,53 @@ mod tests {
                 assert_eq!(digits_and_at_sign(&text), expected, "{:?}", String::from_utf8_lossy(&text));
             }
         }
+    }
+
+    #[test]
+    fn the_number_run_prefilter_never_hides_a_finding() {
+        // Random strings over digits, every separator the shapes use, letters, context
+        // words and breaks, plus real shapes: with and without the prefilter, the same findings.
+        let pieces: [&[u8]; 24] = [
+            b"0", b"1", b"2", b"4", b"5", b"6", b"9", b"555", b"4111", b" ", b"-", b".", b"(", b")", b"+", b"/",
+            b"a", b"x@y.co", b"ssn ", b"card ", b"phone ", b";", b"\xc3\xa9", b"  ",
+        ];
+        let shapes = ["+1 (555) 123-4567", "(555) -123-4567", "1-(555) 123-4567", "4111 1111 1111 1111", "666-39-9692",
+            "555.123.4567", "4111-1111-1111-1112", "123 45 6789"];
+        let detectors = [
+            Detectors::of([PiiKind::Ssn, PiiKind::Phone, PiiKind::Card, PiiKind::Email]),
+            with_default_context(&[PiiKind::Ssn, PiiKind::Phone, PiiKind::Card]),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        let mut walked = 0;
+        for round in 0..60_000 {
+            let mut text = Vec::new();
+            for _ in 0..next(24) {
+                text.extend_from_slice(pieces[next(pieces.len())]);
+            }
+            if round % 4 == 0 {
+                let at = next(text.len() + 1);
+                text.splice(at..at, shapes[next(shapes.len())].bytes());
+            }
+            for d in &detectors {
+                with.clear();
+                without.clear();
+                d.find_bytes_filtered(&text, &mut with, true);
+                d.find_bytes_filtered(&text, &mut without, false);
+                assert_eq!(with, without, "{:?}", String::from_utf8_lossy(&text));
+                walked += !without.is_empty() as usize;
+            }
+        }
+        assert!(walked > 10_000, "the strings must hold findings often enough to mean something: {walked}");
+        assert_eq!(longest_number_run(b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"), 5);
+        assert_eq!(longest_number_run(b"Chrome/120.0.6099.109"), 11, "a dotted version is one run: walked");
+        assert_eq!(longest_number_run(b"call +1 (555) 123-4567 now"), 11);
     }
 
     fn found_with(detectors: &Detectors, text: &str) -> Vec<(PiiKind, String)> {
