@@ -44,6 +44,7 @@ pub struct Instance {
     store: Store<Sandbox>,
     bindings: Bindings,
     limits: Limits,
+    engine: Arc<Engine>,
 }
 
 /// The exports of an instance, by world.
@@ -54,21 +55,27 @@ enum Bindings {
 
 impl Instance {
     /// Instantiates `module` in a fresh sandbox. `label` tags its log lines.
-    pub fn new(engine: &Engine, module: &CompiledModule, label: Arc<str>, limits: Limits) -> Result<Instance, Failure> {
+    pub fn new(
+        engine: &Arc<Engine>,
+        module: &CompiledModule,
+        label: Arc<str>,
+        limits: Limits,
+    ) -> Result<Instance, Failure> {
         let mut store = Store::new(engine.wasmtime(), Sandbox::new(label, limits.memory_bytes));
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(deadline_ticks(limits));
+        let _running = engine.running();
         let bindings = match &module.pre {
             Pre::Tape(pre) => pre.instantiate(&mut store).map(Bindings::Tape),
             Pre::Json(pre) => pre.instantiate(&mut store).map(Bindings::Json),
         };
         let bindings = bindings.map_err(|e| failure(&mut store, e, limits))?;
-        Ok(Instance { store, bindings, limits })
+        Ok(Instance { store, bindings, limits, engine: engine.clone() })
     }
 
     /// Calls `describe`.
     pub fn describe(&mut self) -> Result<wit::ModuleInfo, Failure> {
-        self.arm(1);
+        let _running = self.arm(1);
         let result = match &self.bindings {
             Bindings::Tape(b) => b.call_describe(&mut self.store),
             Bindings::Json(b) => b.call_describe(&mut self.store),
@@ -79,7 +86,7 @@ impl Instance {
     /// Calls `configure`; the outer error is a failed call, the inner one a refusal.
     /// Configuration may take ten times the per-batch deadline (large lookup tables).
     pub fn configure(&mut self, config: &str) -> Result<Result<(), wit::ConfigError>, Failure> {
-        self.arm(10);
+        let _running = self.arm(10);
         let result = match &self.bindings {
             Bindings::Tape(b) => b.call_configure(&mut self.store, config),
             Bindings::Json(b) => b.call_configure(&mut self.store, config),
@@ -96,7 +103,7 @@ impl Instance {
         tape_ends: &[u32],
         context: &wit::BatchContext,
     ) -> Result<wit::BatchResult, Failure> {
-        self.arm(1);
+        let _running = self.arm(1);
         let Bindings::Tape(bindings) = &self.bindings else {
             return Err(wrong_world("process"));
         };
@@ -110,7 +117,7 @@ impl Instance {
         events: &[String],
         context: &wit::BatchContext,
     ) -> Result<Vec<wit::JsonVerdict>, Failure> {
-        self.arm(1);
+        let _running = self.arm(1);
         let Bindings::Json(bindings) = &self.bindings else {
             return Err(wrong_world("process-json"));
         };
@@ -131,8 +138,12 @@ impl Instance {
         self.store.data_mut().label = label;
     }
 
-    fn arm(&mut self, factor: u32) {
+    /// Sets the deadline of the call about to start; the clock ticks while the returned
+    /// guard lives.
+    #[must_use]
+    fn arm(&mut self, factor: u32) -> super::epoch::Running {
         self.store.set_epoch_deadline(deadline_ticks(self.limits) * factor as u64);
+        self.engine.running()
     }
 }
 

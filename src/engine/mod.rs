@@ -4,28 +4,25 @@
 
 pub mod bindings;
 mod conversions;
+mod epoch;
 mod instance;
 mod sandbox;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 
+pub use epoch::EPOCH_TICK;
 pub use instance::{Failure, FailureKind, Instance};
 pub use sandbox::Sandbox;
 
 pub(crate) use conversions::json_output;
 
 use crate::Error;
-
-/// How often the epoch clock ticks; call deadlines are rounded up to this.
-pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// What every module instance is allowed to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +79,7 @@ pub struct Engine {
     wasm: wasmtime::Engine,
     linker: Linker<Sandbox>,
     compiled: Mutex<HashMap<String, Component>>,
-    _ticker: EpochTicker,
+    clock: epoch::EpochClock,
 }
 
 impl Engine {
@@ -116,8 +113,8 @@ impl Engine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Engine(e.into()))?;
         bindings::RuleModule::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(|e| Error::Engine(e.into()))?;
-        let ticker = EpochTicker::start(wasm.clone());
-        Ok(Arc::new(Engine { wasm, linker, compiled: Mutex::new(HashMap::new()), _ticker: ticker }))
+        let clock = epoch::EpochClock::start(wasm.clone());
+        Ok(Arc::new(Engine { wasm, linker, compiled: Mutex::new(HashMap::new()), clock }))
     }
 
     /// The default on-disk cache directory: `$FIREHOSE_CACHE_DIR`, else
@@ -185,42 +182,14 @@ impl Engine {
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasm
     }
+
+    /// Keeps the epoch clock ticking (so call deadlines pass) until the guard is dropped.
+    pub(crate) fn running(&self) -> epoch::Running {
+        self.clock.running()
+    }
 }
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A thread that advances the engine's epoch every [`EPOCH_TICK`]; stopped and joined
-/// when the engine is dropped, so reloading a plugin leaves no thread behind.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: wasmtime::Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("firehose-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawn epoch thread");
-        EpochTicker { stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

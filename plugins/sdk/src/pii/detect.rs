@@ -752,11 +752,41 @@ mod tests {
         // Random strings over digits, every separator the shapes use, letters, context
         // words and breaks, plus real shapes: with and without the prefilter, the same findings.
         let pieces: [&[u8]; 24] = [
-            b"0", b"1", b"2", b"4", b"5", b"6", b"9", b"555", b"4111", b" ", b"-", b".", b"(", b")", b"+", b"/",
-            b"a", b"x@y.co", b"ssn ", b"card ", b"phone ", b";", b"\xc3\xa9", b"  ",
+            b"0",
+            b"1",
+            b"2",
+            b"4",
+            b"5",
+            b"6",
+            b"9",
+            b"555",
+            b"4111",
+            b" ",
+            b"-",
+            b".",
+            b"(",
+            b")",
+            b"+",
+            b"/",
+            b"a",
+            b"x@y.co",
+            b"ssn ",
+            b"card ",
+            b"phone ",
+            b";",
+            b"\xc3\xa9",
+            b"  ",
         ];
-        let shapes = ["+1 (555) 123-4567", "(555) -123-4567", "1-(555) 123-4567", "4111 1111 1111 1111", "666-39-9692",
-            "555.123.4567", "4111-1111-1111-1112", "123 45 6789"];
+        let shapes = [
+            "+1 (555) 123-4567",
+            "(555) -123-4567",
+            "1-(555) 123-4567",
+            "4111 1111 1111 1111",
+            "666-39-9692",
+            "555.123.4567",
+            "4111-1111-1111-1112",
+            "123 45 6789",
+        ];
         let detectors = [
             Detectors::of([PiiKind::Ssn, PiiKind::Phone, PiiKind::Card, PiiKind::Email]),
             with_default_context(&[PiiKind::Ssn, PiiKind::Phone, PiiKind::Card]),
