@@ -118,10 +118,16 @@ struct FilterPlugin {
 const MODIFIED: c_int = 1;
 const NOTOUCH: c_int = 2;
 
+/// Set by [`alone_in_a_process`] for its child: the plugin the parent built.
+const PLUGIN: &str = "FIREHOSE_TEST_PLUGIN";
+
 fn plugin_path() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(built) = std::env::var_os(PLUGIN) {
+                return PathBuf::from(built);
+            }
             module("filter");
             let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .current_dir(root())
@@ -510,9 +516,13 @@ fn alone_in_a_process(test: &str) -> bool {
     if std::env::var_os(ALONE).is_some() {
         return false;
     }
+    // Built here, once: the child must not rebuild a plugin other tests have loaded.
+    let plugin = plugin_path();
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--test-threads=1", "--nocapture"])
         .env(ALONE, "1")
+        .env(PLUGIN, plugin)
+        .env(common::MODULES_BUILT, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -32,11 +32,17 @@ pub fn empty_dev_null_if_it_is_a_plain_file() {
     }
 }
 
+/// Set for a child test process whose parent has built the modules already.
+pub const MODULES_BUILT: &str = "FIREHOSE_TEST_MODULES_BUILT";
+
 /// Builds every module component (once per test binary) and returns the path of one:
 /// `filter`, `enrich`, `pii-mask` or `misbehave`.
 pub fn module(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
+        if std::env::var_os(MODULES_BUILT).is_some() {
+            return;
+        }
         empty_dev_null_if_it_is_a_plain_file();
         let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .current_dir(root())

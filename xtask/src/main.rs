@@ -159,7 +159,7 @@ fn fluent_bit(args: &[String]) -> Result<(), String> {
     let plugin = dir.join("flb-filter_firehose.so");
     // Copy beside it, then rename: a Fluent Bit (or a test) that has the old plugin
     // loaded keeps its file, where copying over it in place would crash it with SIGBUS.
-    let fresh = dir.join("flb-filter_firehose.so.new");
+    let fresh = dir.join(format!("flb-filter_firehose.so.{}", std::process::id()));
     std::fs::copy(&built, &fresh)
         .and_then(|_| std::fs::rename(&fresh, &plugin))
         .map_err(|e| format!("copying {} to {}: {e}", built.display(), plugin.display()))?;
