@@ -703,7 +703,15 @@ mod tests {
                 (Mp::from("empty"), Mp::Array(vec![])),
                 (Mp::from("obj"), Mp::Map(vec![(Mp::from(1.5), Mp::Map(vec![])), (Mp::Nil, Mp::from(-1))])),
                 (Mp::Binary(vec![0xc3, 0x28]), Mp::Array(vec![Mp::from(1), Mp::from("x"), Mp::Nil])),
+                // Plain-ASCII detection 16 bytes at a time: a quote, a control character and
+                // a non-ASCII byte past the first sixteen, and exactly sixteen plain bytes.
+                (Mp::from("long_key_with_a_quote_late\""), Mp::from("abcdefghijklmnopqrstuvwxyz0123\"456789")),
+                (Mp::from("ctl"), Mp::from("abcdefghijklmnopq\u{1}rs")),
+                (Mp::from("late"), Mp::from("abcdefghijklmnopqrstuvwxyzé")),
+                (Mp::from("sixteen_bytes_ok"), Mp::from("0123456789abcdef")),
             ]),
+            // A plain string that ends the body: no bytes to read past it.
+            Mp::Map(vec![(Mp::from("tail"), Mp::from("plain ascii that ends the body"))]),
             nested(json::MAX_DEPTH - 1),
             nested(json::MAX_DEPTH),
         ]
