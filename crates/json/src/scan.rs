@@ -77,17 +77,18 @@ pub(crate) fn find_string_stop(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Whether `b[range]` is ASCII with nothing a JSON string must escape (no `"`, `\\`
-/// or control character), so it can be copied between quotes as it is. Decoders of
-/// structured input (msgpack) call this for every string, most of them short: it loads
-/// sixteen bytes at a time and, where `b` goes on past the range, reads those bytes too
-/// and ignores them, so a short string costs one load instead of a byte loop.
+/// Whether `b[range]` is ASCII with nothing a JSON string must escape (no `"`, `\` or
+/// control character), so it can be copied between quotes as it is; false for a range
+/// past the end of `b`. Decoders of structured input (msgpack) call this for every
+/// string, most of them short: it loads sixteen bytes at a time and, where `b` goes on
+/// past the range, reads those bytes too and ignores them, so a short string costs one
+/// load instead of a byte loop.
 #[inline]
 pub fn is_plain_ascii(b: &[u8], range: Range<usize>) -> bool {
-    let (mut i, end) = (range.start, range.end.min(b.len()));
     if range.end > b.len() {
         return false;
     }
+    let Range { start: mut i, end } = range;
     #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
     while i < end && i + 16 <= b.len() {
         let mut hits = simd::string_stops_or_high(&b[i..i + 16]);
@@ -99,7 +100,13 @@ pub fn is_plain_ascii(b: &[u8], range: Range<usize>) -> bool {
         }
         i += 16;
     }
-    b[i.min(end)..end].iter().all(|&c| c.is_ascii() && !STRING_STOP[c as usize])
+    while i < end {
+        if !b[i].is_ascii() || STRING_STOP[b[i] as usize] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Sixteen bytes at a time: a bit per byte that is `"`, `\` or below 0x20.
@@ -391,6 +398,7 @@ impl Iterator for Items<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn plain_ascii_agrees_with_a_byte_by_byte_check_at_every_offset_and_length() {
@@ -413,7 +421,6 @@ mod tests {
         }
         assert!(!is_plain_ascii(b"abc", 1..4), "a range past the end is not plain");
     }
-    use super::*;
 
     #[test]
     fn fields_give_key_and_value_ranges() {
