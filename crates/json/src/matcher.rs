@@ -219,6 +219,19 @@ impl PathMatcher {
         }
     }
 
+    /// Whether no step from `states` can reach any pattern: nothing below the current
+    /// location can match, so a walk may skip it.
+    pub fn is_dead_end(&self, states: &[State]) -> bool {
+        states.iter().all(|&s| {
+            let node = &self.nodes[s as usize];
+            node.names.is_empty()
+                && node.indexes.is_empty()
+                && node.wildcard.is_none()
+                && node.hub.is_none()
+                && !node.floating
+        })
+    }
+
     /// The lowest-numbered pattern that `states` has matched completely.
     pub fn accepted(&self, states: &[State]) -> Option<usize> {
         states.iter().filter_map(|&s| self.nodes[s as usize].accepts).min()

@@ -14,6 +14,13 @@ pub trait Visitor<'a> {
 
     /// A number, `true`, `false` or `null`, with the same `matched` rule.
     fn scalar(&mut self, _value: Value<'a>, _matched: Option<usize>) {}
+
+    /// Whether the visitor ignores every value under a location that pattern `matched`
+    /// matches (a "skip" list). The walk then steps over such a container whole, unless
+    /// a pattern deeper inside it could still match.
+    fn ignores(&self, _matched: usize) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +91,13 @@ impl Walker {
             let hi = states.len();
             let tag = tape::tag(tape, i);
             if tape::is_start(tag) {
+                if matched.is_some_and(|m| visitor.ignores(m)) && matcher.is_dead_end(&states[lo..hi]) {
+                    // Nothing inside can match and the visitor ignores it all: go to
+                    // the entry after the container's end.
+                    states.truncate(lo);
+                    i = tape::word(tape, i) + 1;
+                    continue;
+                }
                 frames.push(Frame { lo, hi, matched, next_index: 0 });
             } else {
                 let value = event.value_at(i);
@@ -148,6 +162,53 @@ mod tests {
         let mut seen = Collect::default();
         Walker::new().walk(&Event::new(text, &tape), &matcher, &mut seen);
         assert_eq!(seen.0, vec![("\"123-45-6789\"".into(), Some(0)), ("\"hi\"".into(), Some(1))]);
+    }
+
+    /// Collects like [`Collect`] and ignores what patterns from `ignored` on match.
+    struct Skipping {
+        seen: Collect,
+        ignored: usize,
+    }
+
+    impl<'a> Visitor<'a> for Skipping {
+        fn string(&mut self, value: Value<'a>, matched: Option<usize>) {
+            self.seen.string(value, matched);
+        }
+        fn scalar(&mut self, value: Value<'a>, matched: Option<usize>) {
+            self.seen.scalar(value, matched);
+        }
+        fn ignores(&self, matched: usize) -> bool {
+            matched >= self.ignored
+        }
+    }
+
+    #[test]
+    fn ignored_containers_are_stepped_over_unless_a_pattern_inside_can_still_match() {
+        // 0: a field inside the ignored `lead_data`; 1, 2: ignored; 3: ignored, with `..`.
+        let paths = ["$.lead_data.ssn", "$.lead_data", "$.flow", "$.tags"].map(|p| Path::parse(p).unwrap());
+        let matcher = PathMatcher::new(&paths).unwrap();
+        let text = br#"{"flow": {"name": "x", "deep": [[1], {"a": "y"}]}, "lead_data": {"ssn": "1", "n": "2"}, "after": "z", "tags": [], "last": [3]}"#;
+        let tape = tape_of(text).unwrap();
+        let mut skipping = Skipping { seen: Collect::default(), ignored: 1 };
+        Walker::new().walk(&Event::new(text, &tape), &matcher, &mut skipping);
+        assert_eq!(
+            skipping.seen.0,
+            vec![
+                // `flow` is stepped over whole; `lead_data` is walked for its `ssn`.
+                ("\"1\"".into(), Some(0)),
+                ("\"2\"".into(), Some(1)),
+                ("\"z\"".into(), None),
+                ("3".into(), None),
+            ]
+        );
+        // The same walk without ignoring sees everything, and `..` keeps a container alive.
+        let mut all = Collect::default();
+        Walker::new().walk(&Event::new(text, &tape), &matcher, &mut all);
+        assert_eq!(all.0.len(), 7);
+        let descendant = PathMatcher::new(&["$.flow", "$..a"].map(|p| Path::parse(p).unwrap())).unwrap();
+        let mut skipping = Skipping { seen: Collect::default(), ignored: 0 };
+        Walker::new().walk(&Event::new(text, &tape), &descendant, &mut skipping);
+        assert!(skipping.seen.0.contains(&("\"y\"".into(), Some(0))), "{:?}", skipping.seen.0);
     }
 
     #[test]

@@ -170,6 +170,12 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
         self.edits.set_str(&value, out);
     }
 
+    /// Skipped paths (numbered after the fields): nothing under them is scanned, and the
+    /// walk steps over them whole unless a field lies inside.
+    fn ignores(&self, matched: usize) -> bool {
+        matched >= self.rule.strategies.len()
+    }
+
     fn scalar(&mut self, value: Value<'a>, matched: Option<usize>) {
         let Some(field) = matched.filter(|&f| f < self.rule.strategies.len()) else { return };
         if value.as_f64().is_none() {

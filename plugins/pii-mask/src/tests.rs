@@ -133,6 +133,22 @@ fn a_field_inside_a_skipped_object_is_still_masked() {
 }
 
 #[test]
+fn a_skipped_object_is_left_whole_and_what_follows_it_is_still_scanned() {
+    let config = json!({"skip": ["$.flow", "$.tags"], "detect": {"email": "email", "ssn": "last4"}});
+    let event = json!({
+        "flow": {"owner": "a@b.com", "rows": [{"ssn": "123-45-6789"}, ["c@d.com"]]},
+        "tags": ["e@f.com"],
+        "note": "write to g@h.com",
+        "after": [{"x": "123-45-6789"}]
+    });
+    let (_, out) = mask(&config, &event);
+    assert_eq!(out["flow"], event["flow"]);
+    assert_eq!(out["tags"], event["tags"]);
+    assert_eq!(out["note"], "write to g***@h.com");
+    assert_eq!(out["after"], json!([{"x": "***-**-6789"}]));
+}
+
+#[test]
 fn a_kind_takes_a_bare_strategy_or_the_long_form() {
     let config = json!({"detect": {
         "ssn": {"strategy": "last4", "context": ["ssn", "social security"], "window": 20},
