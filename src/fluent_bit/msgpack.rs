@@ -421,13 +421,7 @@ impl<'a> Reader<'a> {
             | Marker::Bin16
             | Marker::Bin32 => {
                 let n = self.length(marker)?;
-                let at = self.pos;
-                let bytes = self.take(n)?;
-                if json::is_plain_ascii(self.b, at..at + n) {
-                    plain_string(out, tape, bytes, tape::STRING);
-                } else {
-                    string(out, tape, &lossy_text(bytes), false);
-                }
+                self.text_to_json(n, out, tape, false)?;
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
                 if depth + 1 > json::MAX_DEPTH {
@@ -476,25 +470,32 @@ impl<'a> Reader<'a> {
     fn key_to_json(&mut self, out: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
         let at = self.pos;
         let marker = self.next_marker()?;
-        let text = match marker {
+        match marker {
             Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
                 let n = self.length(marker)?;
-                let at = self.pos;
-                let bytes = self.take(n)?;
-                if json::is_plain_ascii(self.b, at..at + n) {
-                    plain_string(out, tape, bytes, tape::KEY);
-                    return Ok(());
-                }
-                lossy_text(bytes)
+                self.text_to_json(n, out, tape, true)
             }
             _ => {
                 self.pos = at;
                 let mut key = Vec::new();
                 self.write_json(&mut key, &mut Vec::new(), 0)?;
-                String::from_utf8_lossy(&key).into_owned().into()
+                string(out, tape, &String::from_utf8_lossy(&key), true);
+                Ok(())
             }
-        };
-        string(out, tape, &text, true);
+        }
+    }
+
+    /// Writes the `n` bytes at the cursor as a JSON string (a member key when `key`) with
+    /// its tape entry: copied between quotes when they are ASCII with nothing to escape
+    /// (most keys and values), else repaired as UTF-8 and escaped.
+    fn text_to_json(&mut self, n: usize, out: &mut Vec<u8>, tape: &mut Vec<u32>, key: bool) -> Result<(), DecodeError> {
+        let at = self.pos;
+        let bytes = self.take(n)?;
+        if json::is_plain_ascii(self.b, at..at + n) {
+            plain_string(out, tape, bytes, if key { tape::KEY } else { tape::STRING });
+        } else {
+            string(out, tape, &lossy_text(bytes), key);
+        }
         Ok(())
     }
 }
