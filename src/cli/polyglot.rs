@@ -29,7 +29,7 @@ const JS_PIPELINE: &str = include_str!("../../plugins/template-js/pipeline.yaml"
 /// The language a module is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
-    /// A Rust crate using the firehose SDK (world `rule-module`, the tape).
+    /// A Rust crate using the firehose SDK (world `tape-rule`, the tape).
     Rust,
     /// Python, built with componentize-py (world `json-rule`).
     Python,

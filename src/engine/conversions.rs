@@ -54,6 +54,8 @@ impl From<wit::Edit> for Edit {
     }
 }
 
+/// The answer of a `rule-module` module (the SDK's before 0.1.2), lifted as records;
+/// `tape-rule` modules answer in words, read by [`Output::from_words`].
 impl From<wit::BatchResult> for Output {
     fn from(result: wit::BatchResult) -> Output {
         Output {

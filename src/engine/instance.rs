@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
+use firehose_json::Output;
+
 use super::bindings::RuleModule;
 use super::bindings::firehose::rules::types as wit;
 use super::bindings::json_rule::JsonRule;
+use super::bindings::tape_rule::TapeRule;
 use super::{CompiledModule, EPOCH_TICK, Engine, Limits, Pre, Sandbox, World};
 
 /// Why a call into a module did not return.
@@ -49,7 +52,8 @@ pub struct Instance {
 
 /// The exports of an instance, by world.
 enum Bindings {
-    Tape(RuleModule),
+    Tape(TapeRule),
+    TapeRecords(RuleModule),
     Json(JsonRule),
 }
 
@@ -67,6 +71,7 @@ impl Instance {
         let _running = engine.running();
         let bindings = match &module.pre {
             Pre::Tape(pre) => pre.instantiate(&mut store).map(Bindings::Tape),
+            Pre::TapeRecords(pre) => pre.instantiate(&mut store).map(Bindings::TapeRecords),
             Pre::Json(pre) => pre.instantiate(&mut store).map(Bindings::Json),
         };
         let bindings = bindings.map_err(|e| failure(&mut store, e, limits))?;
@@ -78,6 +83,7 @@ impl Instance {
         let _running = self.arm(1);
         let result = match &self.bindings {
             Bindings::Tape(b) => b.call_describe(&mut self.store),
+            Bindings::TapeRecords(b) => b.call_describe(&mut self.store),
             Bindings::Json(b) => b.call_describe(&mut self.store),
         };
         result.map_err(|e| failure(&mut self.store, e, self.limits))
@@ -89,12 +95,14 @@ impl Instance {
         let _running = self.arm(10);
         let result = match &self.bindings {
             Bindings::Tape(b) => b.call_configure(&mut self.store, config),
+            Bindings::TapeRecords(b) => b.call_configure(&mut self.store, config),
             Bindings::Json(b) => b.call_configure(&mut self.store, config),
         };
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 
-    /// Calls `process` (tape world) for one batch.
+    /// Calls `process-tape` (or `process` before 0.1.2) for one batch: the tape world.
+    /// An answer that does not follow the `tape-answer` layout is a failed call.
     pub fn process(
         &mut self,
         events: &[u8],
@@ -102,13 +110,21 @@ impl Instance {
         tape: &[u32],
         tape_ends: &[u32],
         context: &wit::BatchContext,
-    ) -> Result<wit::BatchResult, Failure> {
+    ) -> Result<Output, Failure> {
         let _running = self.arm(1);
-        let Bindings::Tape(bindings) = &self.bindings else {
-            return Err(wrong_world("process"));
-        };
-        let result = bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
-        result.map_err(|e| failure(&mut self.store, e, self.limits))
+        match &self.bindings {
+            Bindings::Tape(bindings) => {
+                let result = bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context);
+                let answer = result.map_err(|e| failure(&mut self.store, e, self.limits))?;
+                Output::from_words(&answer.verdicts, answer.bytes, &answer.edits)
+                    .map_err(|e| Failure { kind: FailureKind::Trap, message: e.to_string() })
+            }
+            Bindings::TapeRecords(bindings) => {
+                let result = bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
+                result.map(Output::from).map_err(|e| failure(&mut self.store, e, self.limits))
+            }
+            Bindings::Json(_) => Err(wrong_world("process-tape")),
+        }
     }
 
     /// Calls `process-json` (JSON world) for one batch of events as JSON text.
@@ -128,7 +144,7 @@ impl Instance {
     /// The world the instance implements.
     pub fn world(&self) -> World {
         match self.bindings {
-            Bindings::Tape(_) => World::Tape,
+            Bindings::Tape(_) | Bindings::TapeRecords(_) => World::Tape,
             Bindings::Json(_) => World::Json,
         }
     }

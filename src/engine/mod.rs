@@ -42,7 +42,8 @@ impl Default for Limits {
 /// Which world of `wit/rules.wit` a module implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum World {
-    /// `rule-module`: events with their tape in, verdicts and edits by tape entry out.
+    /// `tape-rule` (or `rule-module` before 0.1.2): events with their tape in, verdicts
+    /// and edits by tape entry out.
     Tape,
     /// `json-rule`: events as JSON text in, a verdict per event out.
     Json,
@@ -51,7 +52,10 @@ pub enum World {
 /// A compiled component, pre-linked for the world it implements.
 #[derive(Clone)]
 pub(crate) enum Pre {
-    Tape(bindings::RuleModulePre<Sandbox>),
+    /// `tape-rule`: the answer as words.
+    Tape(bindings::tape_rule::TapeRulePre<Sandbox>),
+    /// `rule-module`: the answer as records (SDK modules built before 0.1.2).
+    TapeRecords(bindings::RuleModulePre<Sandbox>),
     Json(bindings::json_rule::JsonRulePre<Sandbox>),
 }
 
@@ -67,7 +71,7 @@ impl CompiledModule {
     /// The world the module implements.
     pub fn world(&self) -> World {
         match self.pre {
-            Pre::Tape(_) => World::Tape,
+            Pre::Tape(_) | Pre::TapeRecords(_) => World::Tape,
             Pre::Json(_) => World::Json,
         }
     }
@@ -158,9 +162,17 @@ impl Engine {
                 "imports something the host does not provide; rule modules may import only WASI and firehose:rules/host";
             Error::module(origin, message, e)
         })?;
-        // The world is told by the exports: `process-json` is the JSON world's.
-        let exports_json = component.get_export_index(None, "process-json").is_some();
-        let pre = if exports_json {
+        // The world is told by the exports: `process-tape` is the tape world's,
+        // `process-json` the JSON world's, `process` the tape world's before 0.1.2.
+        let exports = |name: &str| component.get_export_index(None, name).is_some();
+        let pre = if exports("process-tape") {
+            let pre = bindings::tape_rule::TapeRulePre::new(pre).map_err(|e| {
+                let message = "exports `process-tape` but does not implement the firehose:rules/tape-rule world \
+                               as this host knows it; rebuild it with this host's SDK";
+                Error::module(origin, message, e)
+            })?;
+            Pre::Tape(pre)
+        } else if exports("process-json") {
             let pre = bindings::json_rule::JsonRulePre::new(pre).map_err(|e| {
                 let message = "exports `process-json` but does not implement the firehose:rules/json-rule world \
                                as this host knows it; regenerate its bindings from this host's wit/";
@@ -169,11 +181,11 @@ impl Engine {
             Pre::Json(pre)
         } else {
             let pre = bindings::RuleModulePre::new(pre).map_err(|e| {
-                let message = "implements neither the firehose:rules/rule-module world (build it with the firehose \
+                let message = "implements neither the firehose:rules/tape-rule world (build it with the firehose \
                                SDK) nor the json-rule world (build it with `firehose build`)";
                 Error::module(origin, message, e)
             })?;
-            Pre::Tape(pre)
+            Pre::TapeRecords(pre)
         };
         Ok(CompiledModule { pre, hash })
     }

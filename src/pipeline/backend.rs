@@ -46,10 +46,7 @@ impl Backend for Components {
             }
         };
         match instance.world() {
-            World::Tape => {
-                let result = instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context)?;
-                Ok(Output::from(result))
-            }
+            World::Tape => instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context),
             World::Json => {
                 let texts = json_texts(events)?;
                 Ok(json_output(instance.process_json(&texts, context)?))

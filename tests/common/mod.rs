@@ -36,7 +36,7 @@ pub fn empty_dev_null_if_it_is_a_plain_file() {
 pub const MODULES_BUILT: &str = "FIREHOSE_TEST_MODULES_BUILT";
 
 /// Builds every module component (once per test binary) and returns the path of one:
-/// `filter`, `enrich`, `pii-mask` or `misbehave`.
+/// `filter`, `enrich`, `pii-mask`, or a test guest: `misbehave`, `records-answer`.
 pub fn module(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
@@ -52,7 +52,7 @@ pub fn module(name: &str) -> PathBuf {
         assert!(status.success(), "building the rule modules failed");
     });
     let file = match name {
-        "misbehave" => "misbehave.wasm".to_string(),
+        "misbehave" | "records-answer" => format!("{}.wasm", name.replace('-', "_")),
         other => format!("firehose_{}.wasm", other.replace('-', "_")),
     };
     let path = target_dir().join("wasm32-wasip2/module").join(file);
@@ -86,11 +86,11 @@ impl TestDir {
         path
     }
 
-    /// Writes `pipeline.yaml`. `{filter}`, `{enrich}`, `{pii-mask}` and `{misbehave}`
-    /// in the text become the built modules' paths.
+    /// Writes `pipeline.yaml`. `{filter}`, `{enrich}`, `{pii-mask}`, `{misbehave}` and
+    /// `{records-answer}` in the text become the built modules' paths.
     pub fn pipeline(&self, yaml: &str) -> PathBuf {
         let mut text = yaml.to_string();
-        for name in ["filter", "enrich", "pii-mask", "misbehave"] {
+        for name in ["filter", "enrich", "pii-mask", "misbehave", "records-answer"] {
             let key = format!("{{{name}}}");
             if text.contains(&key) {
                 text = text.replace(&key, &module(name).display().to_string());

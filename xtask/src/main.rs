@@ -14,8 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Crates built as rule modules (the shipped ones and the test guests).
-const MODULES: [&str; 6] =
-    ["firehose-filter", "firehose-enrich", "firehose-pii-mask", "firehose-noop", "firehose-template", "misbehave"];
+const MODULES: [&str; 7] = [
+    "firehose-filter",
+    "firehose-enrich",
+    "firehose-pii-mask",
+    "firehose-noop",
+    "firehose-template",
+    "misbehave",
+    "records-answer",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

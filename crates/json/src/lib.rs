@@ -22,6 +22,7 @@ pub mod tape;
 mod validate;
 mod value;
 mod walk;
+mod words;
 
 pub use answer::{Edits, Output, Text, Verdict};
 pub use edit::Splices;
@@ -34,6 +35,7 @@ pub use string::{unescape, write_string, write_string_body};
 pub use validate::{MAX_DEPTH, validate, validate_event, validate_member, validate_value};
 pub use value::{Kind, RawValue, root};
 pub use walk::{Visitor, Walker};
+pub use words::{EDIT_WORDS, VERDICT_WORDS, Words, WordsError};
 
 /// Index of the closing `}` of an event's root object, where new members can be
 /// inserted; `None` if the event does not end with `}`.

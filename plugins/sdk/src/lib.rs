@@ -93,18 +93,18 @@ macro_rules! export_rule {
                     RULE.with(|slot| $crate::guest::configure::<$rule>(slot, config))
                 }
 
-                fn process(
+                fn process_tape(
                     events: Vec<u8>,
                     ends: Vec<u32>,
                     tape: Vec<u32>,
                     tape_ends: Vec<u32>,
                     context: wit::BatchContext,
-                ) -> wit::BatchResult {
+                ) -> wit::TapeAnswer {
                     RULE.with(|slot| $crate::guest::process::<$rule>(slot, events, ends, tape, tape_ends, context))
                 }
             }
 
-            $crate::guest::bindings::__export_rule_module!(Exports with_types_in $crate::guest::bindings);
+            $crate::guest::bindings::__export_tape_rule!(Exports with_types_in $crate::guest::bindings);
         }
     };
 }

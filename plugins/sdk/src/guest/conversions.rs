@@ -2,7 +2,6 @@
 //! the SDK's own, in one place (the host has its own in `src/engine/conversions.rs`).
 
 use super::bindings::firehose::rules::types as wit;
-use crate::json::{Edit, EditAction, Output, Verdict};
 use crate::log::Level;
 use crate::{ConfigError, Context, ModuleInfo, StageInfo};
 
@@ -31,48 +30,6 @@ impl From<wit::BatchContext> for Context {
             batch_id: context.batch_id,
             pipeline_version: context.pipeline_version,
             stages: context.stages.into_iter().map(StageInfo::from).collect(),
-        }
-    }
-}
-
-impl From<Verdict> for wit::Verdict {
-    fn from(verdict: Verdict) -> wit::Verdict {
-        match verdict {
-            Verdict::Keep => wit::Verdict::Keep,
-            Verdict::Drop => wit::Verdict::Drop,
-            Verdict::Edit { first, count } => wit::Verdict::Edit(wit::Span { start: first, len: count }),
-            Verdict::Replace { start, len } => wit::Verdict::Replace(wit::Span { start, len }),
-            Verdict::Reject(reason) => wit::Verdict::Reject(reason),
-        }
-    }
-}
-
-impl From<EditAction> for wit::EditAction {
-    fn from(action: EditAction) -> wit::EditAction {
-        match action {
-            EditAction::SetValue => wit::EditAction::SetValue,
-            EditAction::AddMember => wit::EditAction::AddMember,
-            EditAction::RemoveMember => wit::EditAction::RemoveMember,
-        }
-    }
-}
-
-impl From<Edit> for wit::Edit {
-    fn from(edit: Edit) -> wit::Edit {
-        wit::Edit {
-            entry: edit.entry,
-            action: edit.action.into(),
-            text: wit::Span { start: edit.text_start, len: edit.text_len },
-        }
-    }
-}
-
-impl From<Output> for wit::BatchResult {
-    fn from(output: Output) -> wit::BatchResult {
-        wit::BatchResult {
-            verdicts: output.verdicts.into_iter().map(wit::Verdict::from).collect(),
-            bytes: output.bytes,
-            edits: output.edits.into_iter().map(wit::Edit::from).collect(),
         }
     }
 }

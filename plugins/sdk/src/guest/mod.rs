@@ -1,4 +1,4 @@
-//! The WebAssembly side: bindings to the `rule-module` world and the glue that turns a
+//! The WebAssembly side: bindings to the `tape-rule` world and the glue that turns a
 //! [`Rule`] into the component's exports. Used through [`export_rule!`](crate::export_rule).
 
 mod conversions;
@@ -15,9 +15,9 @@ pub use wit_bindgen as __wit_bindgen;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "firehose:rules/rule-module",
+        world: "firehose:rules/tape-rule",
         pub_export_macro: true,
-        export_macro_name: "__export_rule_module",
+        export_macro_name: "__export_tape_rule",
         default_bindings_module: "firehose_sdk::guest::bindings",
         runtime_path: "firehose_sdk::guest::__wit_bindgen::rt",
     });
@@ -37,7 +37,8 @@ pub fn configure<R: Rule>(slot: &RefCell<Option<R>>, config: String) -> Result<(
     Ok(())
 }
 
-/// `process` for rule `R`: runs the configured rule over one batch.
+/// `process-tape` for rule `R`: runs the configured rule over one batch and answers in
+/// the words of `wit/tape.md` ("The answer").
 pub fn process<R: Rule>(
     slot: &RefCell<Option<R>>,
     events: Vec<u8>,
@@ -45,7 +46,7 @@ pub fn process<R: Rule>(
     tape: Vec<u32>,
     tape_ends: Vec<u32>,
     context: wit::BatchContext,
-) -> wit::BatchResult {
+) -> wit::TapeAnswer {
     let mut output = Output::new();
     output.verdicts.reserve(ends.len());
     let mut rule = slot.borrow_mut();
@@ -59,7 +60,8 @@ pub fn process<R: Rule>(
     if output.verdicts.len() != ends.len() {
         panic!("module returned {} verdicts for {} events", output.verdicts.len(), ends.len());
     }
-    output.into()
+    let words = output.into_words();
+    wit::TapeAnswer { verdicts: words.verdicts, bytes: words.bytes, edits: words.edits }
 }
 
 /// Sends one log line to the host.
