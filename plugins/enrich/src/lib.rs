@@ -14,8 +14,6 @@
 mod config;
 mod table;
 
-use std::collections::HashMap;
-
 use firehose_sdk::json::{self, Event, Path, Value};
 use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule, Text};
 
@@ -66,7 +64,7 @@ enum Addition {
 #[derive(Debug, Default)]
 struct Shared {
     rows: Vec<Vec<[Option<Text>; 2]>>,
-    others: HashMap<(usize, u8), [Option<Text>; 2]>,
+    others: foldhash::HashMap<(usize, u8), [Option<Text>; 2]>,
 }
 
 impl Enrich {
@@ -275,7 +273,7 @@ impl Rule for Enrich {
         let facts = if self.processing.is_some() { processing_facts(ctx) } else { Vec::new() };
         let shared = Shared {
             rows: self.lookups.iter().map(|l| vec![[None; 2]; l.table.len()]).collect(),
-            others: HashMap::new(),
+            others: foldhash::HashMap::default(),
         };
         let mut scratch = Scratch { found: Vec::with_capacity(self.names.len()), additions: Vec::new(), shared };
         for event in batch.iter() {
