@@ -364,6 +364,38 @@ fn filters_masks_and_keeps_timestamps_metadata_and_group_markers() {
 }
 
 #[test]
+fn a_record_whose_body_cannot_be_read_is_dead_lettered_as_it_came_and_the_others_go_on() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "skip");
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    // Well-formed msgpack, but nested deeper than an event may be.
+    let mut deep = Mp::from(1);
+    for _ in 0..200 {
+        deep = Mp::Map(vec![(Mp::from("a"), deep)]);
+    }
+    let input = chunk(&[
+        v2(1, 0, Mp::Map(vec![]), body(0, "keep")),
+        v2(2, 0, Mp::Map(vec![]), deep.clone()),
+        v2(3, 0, Mp::Map(vec![]), body(2, "keep")),
+    ]);
+    let output = decode(&filter.filter(&input).expect("modified"));
+    let kept: Vec<&Mp> = output.iter().map(|record| &record[1]["n"]).collect();
+    assert_eq!(kept, [&Mp::from(0), &Mp::from(2)], "the records around it go on");
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(letters.trim()).expect("one dead letter");
+    assert_eq!(letter["line"], 2, "{letter}");
+    assert!(letter["reason"].as_str().unwrap().starts_with("record body cannot be read: "), "{letter}");
+    let mut body = Vec::new();
+    rmpv::encode::write_value(&mut body, &deep).unwrap();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(letter["raw_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, body, "the body's exact bytes, to replay it");
+}
+
+#[test]
 fn untouched_chunks_are_notouch_and_dropping_everything_is_an_empty_buffer() {
     let _serial = serial();
     let loaded = load();

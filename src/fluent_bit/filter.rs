@@ -283,8 +283,25 @@ pub fn filter_chunk(
     chunk: &[u8],
     dead: &mut Vec<u8>,
 ) -> Result<Option<Vec<u8>>, DecodeError> {
-    let records = msgpack::records(chunk)?;
-    // The log records, in order; the intake numbers them from 1.
+    // The log records are decoded as the chunk is split, in order; the intake numbers
+    // them from 1.
+    let mut intake = Intake::default();
+    let (mut json, mut tape) = (Vec::new(), Vec::new());
+    let mut unreadable = Vec::new();
+    let records = msgpack::records_decoded(chunk, &mut json, &mut tape, |event| {
+        let line = intake.records() as u64 + 1;
+        match event {
+            Ok((json, tape)) => intake.add_encoded(line, json, tape),
+            Err(e) => {
+                unreadable.push(intake.malformed.len());
+                intake.malformed.push(Malformed {
+                    line,
+                    reason: format!("record body cannot be read: {e}"),
+                    raw: Vec::new(),
+                });
+            }
+        }
+    })?;
     let logs: Vec<(usize, &LogRecord)> = records
         .iter()
         .enumerate()
@@ -293,18 +310,10 @@ pub fn filter_chunk(
             Record::Other { .. } => None,
         })
         .collect();
-    let mut intake = Intake::default();
-    let (mut json, mut tape) = (Vec::new(), Vec::new());
-    for (i, (_, log)) in logs.iter().enumerate() {
-        let line = i as u64 + 1;
-        match msgpack::to_event(&chunk[log.body.clone()], &mut json, &mut tape) {
-            Ok(()) => intake.add_encoded(line, &json, &tape),
-            Err(e) => intake.malformed.push(Malformed {
-                line,
-                reason: format!("record body cannot be read: {e}"),
-                raw: chunk[log.body.clone()].to_vec(),
-            }),
-        }
+    // An unreadable body is dead-lettered as it came.
+    for m in unreadable {
+        let malformed = &mut intake.malformed[m];
+        malformed.raw = chunk[logs[malformed.line as usize - 1].1.body.clone()].to_vec();
     }
     let passed = pass.run(intake);
     let stamp = pass.stamp();

@@ -60,6 +60,44 @@ pub enum Record {
 
 /// Splits a chunk into records.
 pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    split(chunk, |r| r.skip())
+}
+
+/// Splits a chunk into records as [`records`] does, decoding each log record's body on
+/// the way, in the same pass (one walk of each body instead of a walk to find its end
+/// and another to decode it). For each log record, in order, `event` gets the body
+/// decoded as by [`to_event`] into `json` and `tape`, or why it could not be.
+pub fn records_decoded(
+    chunk: &[u8],
+    json: &mut Vec<u8>,
+    tape: &mut Vec<u32>,
+    mut event: impl FnMut(Result<(&[u8], &[u32]), DecodeError>),
+) -> Result<Vec<Record>, DecodeError> {
+    split(chunk, |r| {
+        let start = r.pos;
+        // Offsets in errors count from the body's start, as `to_event`'s do.
+        let mut body = Reader { b: &r.b[start..], pos: 0 };
+        match body.write_event(json, tape) {
+            Ok(()) => {
+                r.pos = start + body.pos;
+                event(Ok((&json[..], &tape[..])));
+            }
+            Err(e) => {
+                // Its end is then found the way `records` finds it.
+                r.skip()?;
+                event(Err(e));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Splits a chunk into records; `body` moves the reader past each log record's body
+/// (an error is the chunk's).
+fn split(
+    chunk: &[u8],
+    mut body: impl FnMut(&mut Reader<'_>) -> Result<(), DecodeError>,
+) -> Result<Vec<Record>, DecodeError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < chunk.len() {
@@ -84,10 +122,11 @@ pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
             let header = header_start..r.pos;
             let body_start = r.pos;
             let body_is_map = matches!(r.peek()?, Marker::FixMap(_) | Marker::Map16 | Marker::Map32);
-            r.skip()?;
             if is_group_marker || !body_is_map {
+                r.skip()?;
                 Record::Other { span: start..r.pos }
             } else {
+                body(&mut r)?;
                 Record::Log(LogRecord { span: start..r.pos, header, body: body_start..r.pos })
             }
         };
@@ -170,18 +209,10 @@ pub fn to_json(value: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
 /// text again (msgpack is structured, and everything written here is valid JSON by
 /// construction). Nesting deeper than the validator accepts is refused the same way.
 pub fn to_event(body: &[u8], json: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
-    json.clear();
-    tape.clear();
     let mut r = Reader { b: body, pos: 0 };
-    if !matches!(r.peek()?, Marker::FixMap(_) | Marker::Map16 | Marker::Map32) {
-        return fail(0, "a record body must be a map");
-    }
-    r.write_json(json, tape, 0)?;
+    r.write_event(json, tape)?;
     if r.pos != body.len() {
         return fail(r.pos, "data after the record body");
-    }
-    if json.len() > tape::MAX_EVENT_BYTES {
-        return fail(0, "event larger than 256 MiB");
     }
     Ok(())
 }
@@ -206,7 +237,8 @@ pub fn encode_record_stamped(header: &[u8], body: &Event<'_>, stamp: &Stamp, out
     let kept = root.members().filter(|(k, _)| !k.is(key)).count();
     let _ = rmp::encode::write_map_len(out, kept as u32 + 1);
     for (k, value) in root.members().filter(|(k, _)| !k.is(key)) {
-        write_str(out, &k.as_str());
+        // The key as `from_json` writes a string: copied as it is unless escaped.
+        from_json(body, k.entry, out);
         from_json(body, value.entry(), out);
     }
     write_str(out, key);
@@ -231,7 +263,7 @@ pub fn from_json(event: &Event<'_>, entry: usize, out: &mut Vec<u8>) {
             tape::KEY | tape::STRING => {
                 // The host validated the event: a string body without escapes is UTF-8.
                 let body = &bytes[tape::offset(t, i) + 1..tape::word(t, i) - 1];
-                let _ = rmp::encode::write_str_len(out, body.len() as u32);
+                str_header(out, body.len());
                 out.extend_from_slice(body);
             }
             tape::KEY_ESCAPED | tape::STRING_ESCAPED => {
@@ -267,6 +299,23 @@ fn children(t: &[u32], start: usize, object: bool) -> u32 {
     count
 }
 
+/// Appends the header of a msgpack string of `len` bytes: what `rmp`'s `write_str_len`
+/// writes, without its `Write` plumbing (this runs for every string of every record).
+fn str_header(out: &mut Vec<u8>, len: usize) {
+    match len {
+        0..32 => out.push(0xa0 | len as u8),
+        32..256 => out.extend_from_slice(&[0xd9, len as u8]),
+        256..65536 => {
+            out.push(0xda);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdb);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+    }
+}
+
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let _ = rmp::encode::write_str(out, s);
 }
@@ -283,6 +332,22 @@ impl<'a> Reader<'a> {
             Some(&byte) => Ok(Marker::from_u8(byte)),
             None => fail(self.pos, "truncated msgpack"),
         }
+    }
+
+    /// Writes the map at the cursor as one JSON event into `json` and its tape into
+    /// `tape` (both cleared first); see [`to_event`].
+    fn write_event(&mut self, json: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
+        json.clear();
+        tape.clear();
+        let start = self.pos;
+        if !matches!(self.peek()?, Marker::FixMap(_) | Marker::Map16 | Marker::Map32) {
+            return fail(start, "a record body must be a map");
+        }
+        self.write_json(json, tape, 0)?;
+        if json.len() > tape::MAX_EVENT_BYTES {
+            return fail(start, "event larger than 256 MiB");
+        }
+        Ok(())
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
@@ -747,6 +812,81 @@ mod tests {
         }
         assert!(to_event(&mp(&nested_too_deep()), &mut json, &mut tape).is_err());
         assert!(to_event(&mp(&Mp::from(1)), &mut json, &mut tape).is_err(), "a body must be a map");
+    }
+
+    #[test]
+    fn a_stamped_record_keeps_every_member_and_adds_the_stamp() {
+        let stamp = Stamp::version_at(&crate::emit::Place::default(), "v1");
+        for body in tricky_bodies() {
+            let mut text = Vec::new();
+            if to_json(&mp(&body), &mut text).is_err() {
+                continue;
+            }
+            let Ok(tape) = json::tape_of(&text) else { continue };
+            let event = Event::new(&text, &tape);
+            let (mut plain, mut stamped) = (Vec::new(), Vec::new());
+            encode_record(&[0xc0], &event, &mut plain);
+            encode_record_stamped(&[0xc0], &event, &stamp, &mut stamped);
+            let read = |bytes: &[u8]| rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+            let Mp::Map(mut members) = read(&plain)[1].clone() else { panic!("{body}") };
+            members.push((Mp::from("firehose_metadata"), Mp::Map(vec![(Mp::from("rules_version"), Mp::from("v1"))])));
+            // Keys with escapes (a quote) among them: written as the unstamped record does.
+            assert_eq!(read(&stamped)[1], Mp::Map(members), "{}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn string_headers_are_rmps() {
+        for len in [0, 1, 31, 32, 33, 255, 256, 257, 65_535, 65_536, 65_537, 1 << 20] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            str_header(&mut ours, len);
+            rmp::encode::write_str_len(&mut theirs, len as u32).unwrap();
+            assert_eq!(ours, theirs, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn decoding_while_splitting_matches_splitting_then_decoding() {
+        // Every tricky body as a v2 record, between group markers, legacy records and a
+        // record whose body is not a map; bodies that cannot be decoded among them.
+        let mut bodies = tricky_bodies();
+        bodies.push(nested_too_deep());
+        let start = Mp::Array(vec![Mp::Array(vec![event_time(0xFFFF_FFFF, 0), Mp::Map(vec![])]), Mp::Map(vec![])]);
+        let mut chunk = mp(&start);
+        for (i, body) in bodies.iter().enumerate() {
+            chunk.extend(mp(&v2(i as u32, body.clone())));
+            if i % 5 == 0 {
+                chunk.extend(mp(&Mp::Array(vec![Mp::from(1_700_000_000u64), body.clone()])));
+                chunk.extend(mp(&v2(i as u32, Mp::from("not a map"))));
+            }
+        }
+        let split = records(&chunk).unwrap();
+        let (mut json, mut tape) = (Vec::new(), Vec::new());
+        let mut decoded = Vec::new();
+        let fused = records_decoded(&chunk, &mut json, &mut tape, |event| {
+            decoded.push(event.map(|(json, tape)| (json.to_vec(), tape.to_vec())));
+        })
+        .unwrap();
+        assert_eq!(fused, split, "the same records");
+        let logs: Vec<&LogRecord> = split
+            .iter()
+            .filter_map(|r| match r {
+                Record::Log(log) => Some(log),
+                Record::Other { .. } => None,
+            })
+            .collect();
+        assert_eq!(decoded.len(), logs.len(), "one decoding per log record");
+        let mut refused = 0;
+        for (log, fused) in logs.iter().zip(decoded) {
+            let alone = to_event(&chunk[log.body.clone()], &mut json, &mut tape).map(|()| (json.clone(), tape.clone()));
+            refused += usize::from(alone.is_err());
+            assert_eq!(fused, alone, "{}", String::from_utf8_lossy(&json));
+        }
+        assert!(refused > 0, "some bodies cannot be decoded and are reported the same way");
+        // A truncated chunk is refused as a whole, as `records` refuses it.
+        let cut = &chunk[..chunk.len() - 3];
+        let fused = records_decoded(cut, &mut json, &mut tape, |_| {});
+        assert_eq!(fused.unwrap_err(), records(cut).unwrap_err());
     }
 
     #[test]
