@@ -79,10 +79,10 @@ impl Output {
     /// runner and the applier to check, as for any answer; a reason must lie in `bytes`
     /// (it is read as UTF-8, invalid sequences replaced).
     pub fn from_words(verdicts: &[u32], bytes: Vec<u8>, edits: &[u32]) -> Result<Output, WordsError> {
-        if verdicts.len() % VERDICT_WORDS != 0 {
+        if !verdicts.len().is_multiple_of(VERDICT_WORDS) {
             return Err(WordsError(format!("{} verdict words are not {VERDICT_WORDS} per event", verdicts.len())));
         }
-        if edits.len() % EDIT_WORDS != 0 {
+        if !edits.len().is_multiple_of(EDIT_WORDS) {
             return Err(WordsError(format!("{} edit words are not {EDIT_WORDS} per edit", edits.len())));
         }
         let mut out = Output { verdicts: Vec::with_capacity(verdicts.len() / VERDICT_WORDS), bytes, edits: Vec::new() };
