@@ -452,21 +452,17 @@ impl Applier {
 
 /// Copies old entries `range`, moving their byte offsets from `old_base` to `new_base`.
 /// Container links are zeroed (`relink` recomputes them). Written as plain arithmetic
-/// on both words of entries as pairs, with no branch and no capacity check per entry,
-/// so that the compiler vectorizes it: every edited event's whole tape goes through
-/// here once per stage.
+/// on both words, with no branch, so that the compiler vectorizes it: every edited
+/// event's whole tape goes through here once per stage.
 fn copy_entries(tape: &[u32], range: Range<usize>, old_base: usize, new_base: usize, out: &mut Vec<u32>) {
     let shift = (new_base as u32).wrapping_sub(old_base as u32);
     let shifted_offset = shift << 4;
-    let (from, _) = tape[2 * range.start..2 * range.end].as_chunks::<2>();
-    let at = out.len();
-    out.resize(at + 2 * from.len(), 0);
-    let (to, _) = out[at..].as_chunks_mut::<2>();
-    for (to, &[first, second]) in to.iter_mut().zip(from) {
+    out.extend(tape[2 * range.start..2 * range.end].chunks_exact(2).flat_map(|entry| {
+        let (first, second) = (entry[0], entry[1]);
         // Tags below 4 are container starts and ends, whose second word is a link.
         let is_container = (first & 15) < 4;
-        *to = [first.wrapping_add(shifted_offset), if is_container { 0 } else { second.wrapping_add(shift) }];
-    }
+        [first.wrapping_add(shifted_offset), if is_container { 0 } else { second.wrapping_add(shift) }]
+    }));
 }
 
 /// Copies a fragment's tape, whose offsets start at 0, to start at `at`.
