@@ -15,6 +15,7 @@ pub fn all() -> Vec<Target> {
         Target { name: "ndjson", seeds: json_seeds, run: ndjson, tokens: JSON_TOKENS },
         Target { name: "json_array", seeds: array_seeds, run: json_array, tokens: JSON_TOKENS },
         Target { name: "edits", seeds: byte_seeds, run: edits, tokens: JSON_TOKENS },
+        Target { name: "words", seeds: byte_seeds, run: words, tokens: &[] },
         Target { name: "msgpack_bytes", seeds: msgpack_seeds, run: msgpack_bytes, tokens: MSGPACK_TOKENS },
         Target { name: "msgpack_values", seeds: byte_seeds, run: msgpack_values, tokens: &[] },
         Target { name: "bodies", seeds: byte_seeds, run: bodies, tokens: &[] },
@@ -319,6 +320,34 @@ pub fn edits(data: &[u8]) -> u8 {
             assert_eq!(out, b"prefix", "a refused edit wrote bytes: {e}");
             assert_eq!(out_tape, [7], "a refused edit wrote tape entries: {e}");
             assert!(!e.to_string().is_empty());
+            0
+        }
+    }
+}
+
+/// A `tape-answer` (a module's answer as words) from arbitrary words: never a panic; a
+/// malformed one is refused with a reason, and a well-formed one written back as words
+/// reads the same again.
+pub fn words(data: &[u8]) -> u8 {
+    let mut u = Unstructured::new(data);
+    // Mostly small words (real kinds, actions, spans), sometimes any word at all.
+    let word = |u: &mut Unstructured<'_>| -> u32 {
+        if u.ratio(1, 8).unwrap_or(false) { u.arbitrary().unwrap_or(0) } else { u.int_in_range(0..=6).unwrap_or(0) }
+    };
+    let verdicts: Vec<u32> = (0..u.int_in_range(0..=13).unwrap_or(0)).map(|_| word(&mut u)).collect();
+    let edits: Vec<u32> = (0..u.int_in_range(0..=13).unwrap_or(0)).map(|_| word(&mut u)).collect();
+    let len = u.int_in_range(0..=8).unwrap_or(0);
+    let bytes = u.bytes(len).unwrap_or(&[]).to_vec();
+    match json::Output::from_words(&verdicts, bytes, &edits) {
+        Ok(output) => {
+            let again = output.clone().into_words();
+            let back =
+                json::Output::from_words(&again.verdicts, again.bytes, &again.edits).expect("written words read");
+            assert_eq!((back.verdicts, back.edits), (output.verdicts, output.edits));
+            1
+        }
+        Err(e) => {
+            assert!(e.to_string().contains("tape-answer layout"), "{e}");
             0
         }
     }
