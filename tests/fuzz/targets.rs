@@ -357,8 +357,29 @@ pub fn words(data: &[u8]) -> u8 {
 /// into JSON is a valid event, rmpv reads the same body, and JSON → msgpack → JSON is
 /// stable.
 pub fn msgpack_bytes(data: &[u8]) -> u8 {
-    let Ok(records) = msgpack::records(data) else { return 0 };
+    // The plugin splits and decodes in one pass: it must agree with splitting, then
+    // decoding each body, on every input (records, each body's event or error).
     let (mut json, mut tape) = (Vec::new(), Vec::new());
+    let mut fused = Vec::new();
+    let split = msgpack::records_decoded(data, &mut json, &mut tape, |event| {
+        fused.push(event.map(|(json, tape)| (json.to_vec(), tape.to_vec())));
+    });
+    let Ok(records) = msgpack::records(data) else {
+        assert!(split.is_err(), "the fused split accepted a chunk the split refuses");
+        return 0;
+    };
+    assert_eq!(split.as_ref().ok(), Some(&records), "the fused split found other records");
+    let alone: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Log(log) => Some(log),
+            Record::Other { .. } => None,
+        })
+        .map(|log| {
+            msgpack::to_event(&data[log.body.clone()], &mut json, &mut tape).map(|()| (json.clone(), tape.clone()))
+        })
+        .collect();
+    assert_eq!(fused, alone, "decoding while splitting differs from decoding after");
     let mut outcome = 1;
     for record in records {
         let Record::Log(log) = record else { continue };
