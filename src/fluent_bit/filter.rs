@@ -287,19 +287,16 @@ pub fn filter_chunk(
     // them from 1.
     let mut intake = Intake::default();
     let (mut json, mut tape) = (Vec::new(), Vec::new());
-    let mut unreadable = Vec::new();
-    let records = msgpack::records_decoded(chunk, &mut json, &mut tape, |event| {
+    let records = msgpack::records_decoded(chunk, &mut json, &mut tape, |body, event| {
         let line = intake.records() as u64 + 1;
         match event {
             Ok((json, tape)) => intake.add_encoded(line, json, tape),
-            Err(e) => {
-                unreadable.push(intake.malformed.len());
-                intake.malformed.push(Malformed {
-                    line,
-                    reason: format!("record body cannot be read: {e}"),
-                    raw: Vec::new(),
-                });
-            }
+            // An unreadable body is dead-lettered as it came.
+            Err(e) => intake.malformed.push(Malformed {
+                line,
+                reason: format!("record body cannot be read: {e}"),
+                raw: chunk[body].to_vec(),
+            }),
         }
     })?;
     let logs: Vec<(usize, &LogRecord)> = records
@@ -310,11 +307,6 @@ pub fn filter_chunk(
             Record::Other { .. } => None,
         })
         .collect();
-    // An unreadable body is dead-lettered as it came.
-    for m in unreadable {
-        let malformed = &mut intake.malformed[m];
-        malformed.raw = chunk[logs[malformed.line as usize - 1].1.body.clone()].to_vec();
-    }
     let passed = pass.run(intake);
     let stamp = pass.stamp();
     let mut sink = ChunkSink { chunk, records: &records, logs: &logs, tag, stamp, next: 0, out: Vec::new(), dead };

@@ -65,13 +65,14 @@ pub fn records(chunk: &[u8]) -> Result<Vec<Record>, DecodeError> {
 
 /// Splits a chunk into records as [`records`] does, decoding each log record's body on
 /// the way, in the same pass (one walk of each body instead of a walk to find its end
-/// and another to decode it). For each log record, in order, `event` gets the body
-/// decoded as by [`to_event`] into `json` and `tape`, or why it could not be.
+/// and another to decode it). For each log record, in order, `event` gets the body's
+/// range in `chunk` and the body decoded as by [`to_event`] into `json` and `tape`, or
+/// why it could not be.
 pub fn records_decoded(
     chunk: &[u8],
     json: &mut Vec<u8>,
     tape: &mut Vec<u32>,
-    mut event: impl FnMut(Result<(&[u8], &[u32]), DecodeError>),
+    mut event: impl FnMut(Range<usize>, Result<(&[u8], &[u32]), DecodeError>),
 ) -> Result<Vec<Record>, DecodeError> {
     split(chunk, |r| {
         let start = r.pos;
@@ -80,12 +81,12 @@ pub fn records_decoded(
         match body.write_event(json, tape) {
             Ok(()) => {
                 r.pos = start + body.pos;
-                event(Ok((&json[..], &tape[..])));
+                event(start..r.pos, Ok((&json[..], &tape[..])));
             }
             Err(e) => {
                 // Its end is then found the way `records` finds it.
                 r.skip()?;
-                event(Err(e));
+                event(start..r.pos, Err(e));
             }
         }
         Ok(())
@@ -863,8 +864,8 @@ mod tests {
         let split = records(&chunk).unwrap();
         let (mut json, mut tape) = (Vec::new(), Vec::new());
         let mut decoded = Vec::new();
-        let fused = records_decoded(&chunk, &mut json, &mut tape, |event| {
-            decoded.push(event.map(|(json, tape)| (json.to_vec(), tape.to_vec())));
+        let fused = records_decoded(&chunk, &mut json, &mut tape, |body, event| {
+            decoded.push((body, event.map(|(json, tape)| (json.to_vec(), tape.to_vec()))));
         })
         .unwrap();
         assert_eq!(fused, split, "the same records");
@@ -877,7 +878,8 @@ mod tests {
             .collect();
         assert_eq!(decoded.len(), logs.len(), "one decoding per log record");
         let mut refused = 0;
-        for (log, fused) in logs.iter().zip(decoded) {
+        for (log, (body, fused)) in logs.iter().zip(decoded) {
+            assert_eq!(body, log.body, "the body's range as `records` gives it");
             let alone = to_event(&chunk[log.body.clone()], &mut json, &mut tape).map(|()| (json.clone(), tape.clone()));
             refused += usize::from(alone.is_err());
             assert_eq!(fused, alone, "{}", String::from_utf8_lossy(&json));
@@ -885,7 +887,7 @@ mod tests {
         assert!(refused > 0, "some bodies cannot be decoded and are reported the same way");
         // A truncated chunk is refused as a whole, as `records` refuses it.
         let cut = &chunk[..chunk.len() - 3];
-        let fused = records_decoded(cut, &mut json, &mut tape, |_| {});
+        let fused = records_decoded(cut, &mut json, &mut tape, |_, _| {});
         assert_eq!(fused.unwrap_err(), records(cut).unwrap_err());
     }
 

@@ -361,8 +361,8 @@ pub fn msgpack_bytes(data: &[u8]) -> u8 {
     // decoding each body, on every input (records, each body's event or error).
     let (mut json, mut tape) = (Vec::new(), Vec::new());
     let mut fused = Vec::new();
-    let split = msgpack::records_decoded(data, &mut json, &mut tape, |event| {
-        fused.push(event.map(|(json, tape)| (json.to_vec(), tape.to_vec())));
+    let split = msgpack::records_decoded(data, &mut json, &mut tape, |body, event| {
+        fused.push((body, event.map(|(json, tape)| (json.to_vec(), tape.to_vec()))));
     });
     let Ok(records) = msgpack::records(data) else {
         assert!(split.is_err(), "the fused split accepted a chunk the split refuses");
@@ -376,7 +376,8 @@ pub fn msgpack_bytes(data: &[u8]) -> u8 {
             Record::Other { .. } => None,
         })
         .map(|log| {
-            msgpack::to_event(&data[log.body.clone()], &mut json, &mut tape).map(|()| (json.clone(), tape.clone()))
+            let alone = msgpack::to_event(&data[log.body.clone()], &mut json, &mut tape);
+            (log.body.clone(), alone.map(|()| (json.clone(), tape.clone())))
         })
         .collect();
     assert_eq!(fused, alone, "decoding while splitting differs from decoding after");
