@@ -306,6 +306,15 @@ fn pipeline(dir: &TestDir, exclude: &str) -> String {
     .to_string()
 }
 
+/// A filter running [`pipeline`] (events of type `skip` dropped) with its dead letters
+/// in `dir`; the filter and the dead-letter file's path.
+fn skipping_filter<'a>(loaded: &'a Loaded, dir: &TestDir) -> (Filter<'a>, String) {
+    let path = pipeline(dir, "skip");
+    let dead = dir.path("dead.ndjson").display().to_string();
+    let filter = Filter::init(loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    (filter, dead)
+}
+
 // ---- the tests ------------------------------------------------------------------------
 
 #[test]
@@ -313,9 +322,7 @@ fn filters_masks_and_keeps_timestamps_metadata_and_group_markers() {
     let _serial = serial();
     let loaded = load();
     let dir = TestDir::new();
-    let path = pipeline(&dir, "skip");
-    let dead = dir.path("dead.ndjson").display().to_string();
-    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    let (filter, dead) = skipping_filter(&loaded, &dir);
     let meta = Mp::Map(vec![(Mp::from("source"), Mp::from("edge-1"))]);
     let mut rejected = body(3, "keep");
     if let Mp::Map(entries) = &mut rejected {
@@ -368,9 +375,7 @@ fn a_record_whose_body_cannot_be_read_is_dead_lettered_as_it_came_and_the_others
     let _serial = serial();
     let loaded = load();
     let dir = TestDir::new();
-    let path = pipeline(&dir, "skip");
-    let dead = dir.path("dead.ndjson").display().to_string();
-    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Dead_Letter", &dead), ("Watch", "off")]).unwrap();
+    let (filter, dead) = skipping_filter(&loaded, &dir);
     // Well-formed msgpack, but nested deeper than an event may be.
     let mut deep = Mp::from(1);
     for _ in 0..200 {
