@@ -38,11 +38,6 @@ impl Name {
     fn new(bytes: &[u8]) -> Name {
         Name { prefix: prefix(bytes), bytes: bytes.into() }
     }
-
-    #[inline]
-    fn is(&self, key: &[u8], key_prefix: u64) -> bool {
-        self.prefix == key_prefix && self.bytes.len() == key.len() && (key.len() <= 8 || self.bytes[8..] == key[8..])
-    }
 }
 
 #[inline]
@@ -74,10 +69,35 @@ fn prefix(bytes: &[u8]) -> u64 {
     }
 }
 
+/// A slot of a node's name table: a name's packed prefix and length, and where the
+/// name is in [`Node::names`] ([`EMPTY`] for a free slot).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    prefix: u64,
+    len: u32,
+    name: u32,
+}
+
+/// [`Slot::name`] of a free slot.
+const EMPTY: u32 = u32::MAX;
+
+/// Where a key with this packed prefix and length starts probing a table of
+/// `1 << (64 - shift)` slots (a multiplicative hash: its top bits).
+#[inline]
+fn home(prefix: u64, len: usize, shift: u32) -> usize {
+    (prefix ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_shr(shift) as usize
+}
+
 #[derive(Debug, Clone, Default)]
 struct Node {
     /// Children by member name (unescaped).
     names: Vec<(Name, State)>,
+    /// The names again, open-addressed by [`home`] with linear probing in a power of two
+    /// of at least twice as many slots: a key costs one hash and usually one slot
+    /// however many names the node has (the root of the demo's masking has eleven).
+    table: Box<[Slot]>,
+    /// [`home`]'s shift for `table`.
+    shift: u32,
     /// Bit `n` is set when some name is `n` bytes long (bit 63: 63 or longer): most
     /// keys are ruled out without looking at the names.
     lengths: u64,
@@ -166,6 +186,7 @@ impl PathMatcher {
             Selector::Name(name) => {
                 node.names.push((Name::new(name.as_bytes()), state));
                 node.lengths |= length_bit(name.len());
+                node.index_names();
             }
             Selector::Index(i) => node.indexes.push((*i as usize, state)),
             Selector::Wildcard => node.wildcard = Some(state),
@@ -211,8 +232,7 @@ impl PathMatcher {
                     if node.lengths & length_bit(raw.len()) == 0 {
                         continue;
                     }
-                    let key_prefix = prefix(raw);
-                    if let Some(&(_, child)) = node.names.iter().find(|(name, _)| name.is(raw, key_prefix)) {
+                    if let Some(child) = node.named(raw) {
                         self.reach(child, states);
                     }
                 }
@@ -246,8 +266,54 @@ impl PathMatcher {
     }
 
     /// The lowest-numbered pattern that `states` has matched completely.
+    #[inline]
     pub fn accepted(&self, states: &[State]) -> Option<usize> {
-        states.iter().filter_map(|&s| self.nodes[s as usize].accepts).min()
+        match states {
+            // Most locations reach no node or one.
+            [] => None,
+            [one] => self.nodes[*one as usize].accepts,
+            _ => states.iter().filter_map(|&s| self.nodes[s as usize].accepts).min(),
+        }
+    }
+}
+
+impl Node {
+    /// Rebuilds [`Node::table`] from [`Node::names`].
+    fn index_names(&mut self) {
+        let size = (2 * self.names.len()).next_power_of_two().max(2);
+        self.shift = 64 - size.trailing_zeros();
+        let mut table = vec![Slot { prefix: 0, len: 0, name: EMPTY }; size];
+        for (i, (name, _)) in self.names.iter().enumerate() {
+            let mut at = home(name.prefix, name.bytes.len(), self.shift);
+            while table[at].name != EMPTY {
+                at = (at + 1) & (size - 1);
+            }
+            table[at] = Slot { prefix: name.prefix, len: name.bytes.len() as u32, name: i as u32 };
+        }
+        self.table = table.into();
+    }
+
+    /// The child named `key` (raw bytes without escapes), if any. Only for a node with
+    /// names: [`Node::lengths`] rules out the others first.
+    #[inline]
+    fn named(&self, key: &[u8]) -> Option<State> {
+        let key_prefix = prefix(key);
+        let last = self.table.len() - 1;
+        let mut at = home(key_prefix, key.len(), self.shift);
+        // At most half the slots are taken, so a free one ends every probe.
+        loop {
+            let slot = self.table[at];
+            if slot.name == EMPTY {
+                return None;
+            }
+            if slot.prefix == key_prefix && slot.len as usize == key.len() {
+                let (name, child) = &self.names[slot.name as usize];
+                if key.len() <= 8 || name.bytes[8..] == key[8..] {
+                    return Some(*child);
+                }
+            }
+            at = (at + 1) & last;
+        }
     }
 }
 
@@ -312,6 +378,23 @@ mod tests {
         assert_eq!(run(&m, &[key("abc")]), None);
         assert_eq!(run(&m, &[key("abcdefgh")]), Some(3));
         assert_eq!(run(&m, &[key("abcdefgi")]), None);
+    }
+
+    #[test]
+    fn every_name_of_a_crowded_node_is_found_and_no_other() {
+        // Enough names to wrap probes around the table, many sharing their first eight
+        // bytes (so their slots' prefixes agree and the tails decide), of every length.
+        let mut names: Vec<String> = (0..40).map(|i| format!("lead_data_{i}")).collect();
+        names.extend((0..12).map(|n| "k".repeat(n)));
+        names.extend(["ssn", "email", "a", "b", "é"].map(String::from));
+        let paths: Vec<String> = names.iter().map(|n| format!("$['{n}']")).collect();
+        let m = matcher(&paths.iter().map(String::as_str).collect::<Vec<_>>());
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(run(&m, &[key(name)]), Some(i), "{name}");
+        }
+        for other in ["lead_data_40", "lead_data_", "lead_data_1x", "k".repeat(12).as_str(), "c", "ssm", "emai", "è"] {
+            assert_eq!(run(&m, &[key(other)]), None, "{other}");
+        }
     }
 
     #[test]
