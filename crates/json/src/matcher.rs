@@ -69,17 +69,20 @@ fn prefix(bytes: &[u8]) -> u64 {
     }
 }
 
-/// A slot of a node's name table: a name's packed prefix and length, and where the
-/// name is in [`Node::names`] ([`EMPTY`] for a free slot).
+/// A slot of a node's name table: a name's first sixteen bytes packed (zero-padded),
+/// its length and its child ([`EMPTY`] for a free slot), so a key of up to sixteen
+/// bytes is matched by comparing numbers; `name` is where longer names' tails are.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     prefix: u64,
+    rest: u64,
     len: u32,
+    child: State,
     name: u32,
 }
 
-/// [`Slot::name`] of a free slot.
-const EMPTY: u32 = u32::MAX;
+/// [`Slot::child`] of a free slot.
+const EMPTY: State = State::MAX;
 
 /// Where a key with this packed prefix and length starts probing a table of
 /// `1 << (64 - shift)` slots (a multiplicative hash: its top bits).
@@ -206,6 +209,7 @@ impl PathMatcher {
         }
     }
 
+    #[inline]
     fn reach(&self, state: State, out: &mut Vec<State>) {
         out.push(state);
         if let Some(hub) = self.nodes[state as usize].hub {
@@ -217,7 +221,29 @@ impl PathMatcher {
     ///
     /// Walkers keep one stack of states and a range per nesting level, so stepping
     /// reads and appends to the same vector.
+    #[inline]
     pub fn step(&self, states: &mut Vec<State>, from: std::ops::Range<usize>, step: Step<'_>) {
+        // Most steps are a plain key from one node without `*` or `..`: inlined into
+        // the walk, they cost a hash and a slot.
+        if from.len() == 1
+            && let Step::Key { raw, escaped: false } = step
+        {
+            let node = &self.nodes[states[from.start] as usize];
+            if !node.floating && node.wildcard.is_none() {
+                if node.lengths & length_bit(raw.len()) != 0
+                    && let Some(child) = node.named(raw)
+                {
+                    self.reach(child, states);
+                }
+                return;
+            }
+        }
+        self.step_any(states, from, step);
+    }
+
+    /// [`PathMatcher::step`] from any states, by any step.
+    #[inline(never)]
+    fn step_any(&self, states: &mut Vec<State>, from: std::ops::Range<usize>, step: Step<'_>) {
         for k in from {
             let node = &self.nodes[states[k] as usize];
             if node.floating {
@@ -282,13 +308,16 @@ impl Node {
     fn index_names(&mut self) {
         let size = (2 * self.names.len()).next_power_of_two().max(2);
         self.shift = 64 - size.trailing_zeros();
-        let mut table = vec![Slot { prefix: 0, len: 0, name: EMPTY }; size];
-        for (i, (name, _)) in self.names.iter().enumerate() {
-            let mut at = home(name.prefix, name.bytes.len(), self.shift);
-            while table[at].name != EMPTY {
+        let free = Slot { prefix: 0, rest: 0, len: 0, child: EMPTY, name: 0 };
+        let mut table = vec![free; size];
+        for (i, (name, child)) in self.names.iter().enumerate() {
+            let bytes = &name.bytes;
+            let mut at = home(name.prefix, bytes.len(), self.shift);
+            while table[at].child != EMPTY {
                 at = (at + 1) & (size - 1);
             }
-            table[at] = Slot { prefix: name.prefix, len: name.bytes.len() as u32, name: i as u32 };
+            let rest = bytes.get(8..).map_or(0, prefix);
+            table[at] = Slot { prefix: name.prefix, rest, len: bytes.len() as u32, child: *child, name: i as u32 };
         }
         self.table = table.into();
     }
@@ -298,19 +327,21 @@ impl Node {
     #[inline]
     fn named(&self, key: &[u8]) -> Option<State> {
         let key_prefix = prefix(key);
+        let key_rest = key.get(8..).map_or(0, prefix);
         let last = self.table.len() - 1;
         let mut at = home(key_prefix, key.len(), self.shift);
         // At most half the slots are taken, so a free one ends every probe.
         loop {
             let slot = self.table[at];
-            if slot.name == EMPTY {
+            if slot.child == EMPTY {
                 return None;
             }
-            if slot.prefix == key_prefix && slot.len as usize == key.len() {
-                let (name, child) = &self.names[slot.name as usize];
-                if key.len() <= 8 || name.bytes[8..] == key[8..] {
-                    return Some(*child);
-                }
+            if slot.prefix == key_prefix
+                && slot.rest == key_rest
+                && slot.len as usize == key.len()
+                && (key.len() <= 16 || self.names[slot.name as usize].0.bytes[16..] == key[16..])
+            {
+                return Some(slot.child);
             }
             at = (at + 1) & last;
         }
@@ -383,16 +414,29 @@ mod tests {
     #[test]
     fn every_name_of_a_crowded_node_is_found_and_no_other() {
         // Enough names to wrap probes around the table, many sharing their first eight
-        // bytes (so their slots' prefixes agree and the tails decide), of every length.
+        // or sixteen bytes (so their slots' packed bytes agree and the tails decide), of
+        // every length.
         let mut names: Vec<String> = (0..40).map(|i| format!("lead_data_{i}")).collect();
-        names.extend((0..12).map(|n| "k".repeat(n)));
+        names.extend((0..20).map(|n| "k".repeat(n)));
+        names.extend((0..12).map(|i| format!("firehose_process_{i}")));
         names.extend(["ssn", "email", "a", "b", "é"].map(String::from));
         let paths: Vec<String> = names.iter().map(|n| format!("$['{n}']")).collect();
         let m = matcher(&paths.iter().map(String::as_str).collect::<Vec<_>>());
         for (i, name) in names.iter().enumerate() {
             assert_eq!(run(&m, &[key(name)]), Some(i), "{name}");
         }
-        for other in ["lead_data_40", "lead_data_", "lead_data_1x", "k".repeat(12).as_str(), "c", "ssm", "emai", "è"] {
+        let others = [
+            "lead_data_40",
+            "lead_data_",
+            "lead_data_1x",
+            "c",
+            "ssm",
+            "emai",
+            "è",
+            "firehose_process_",
+            "firehose_process_12",
+        ];
+        for other in others.iter().copied().chain(["k".repeat(20).as_str(), "firehose_processing"]) {
             assert_eq!(run(&m, &[key(other)]), None, "{other}");
         }
     }
