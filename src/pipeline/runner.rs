@@ -107,7 +107,7 @@ impl Runner {
             }
             let stage = &self.pipeline.stages[s].name;
             let mut session = self.applier.session(&result.bytes);
-            let mut next = Events::with_capacity(events.len(), events.byte_len() + result.bytes.len());
+            let mut next = Events::with_capacity(events.len(), output_bytes_bound(&result, events));
             let mut next_origin = Vec::with_capacity(events.len());
             for (i, verdict) in result.verdicts.into_iter().enumerate() {
                 let applied = match verdict {
@@ -269,4 +269,80 @@ fn checked(out: Output, expected: usize) -> Result<Output, Failure> {
         }
     }
     Ok(out)
+}
+
+/// At most how many bytes `result` makes of `events`: every kept event, every edited
+/// one with its new texts (a comma each), every rewritten one. Sized once, the next
+/// batch is never reallocated (and copied) while it is filled; a shared text that many
+/// events use counts once per use.
+fn output_bytes_bound(result: &Output, events: &Events) -> usize {
+    let edited = |first: u32, count: u32| {
+        let edits = result.edits.get(first as usize..(first as usize).saturating_add(count as usize));
+        edits.unwrap_or_default().iter().map(|e| e.text_len as usize + 1).sum::<usize>()
+    };
+    let verdicts = result.verdicts.iter().enumerate();
+    verdicts
+        .map(|(i, verdict)| match *verdict {
+            Verdict::Keep => events.get(i).len(),
+            Verdict::Edit { first, count } => events.get(i).len() + edited(first, count),
+            Verdict::Replace { len, .. } => len as usize,
+            Verdict::Drop | Verdict::Reject(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firehose_json::EditAction;
+
+    #[test]
+    fn the_output_bound_holds_what_every_verdict_makes() {
+        let texts: [&[u8]; 4] = [br#"{"a":1}"#, br#"{"b":"x","c":[1,2]}"#, br#"{}"#, br#"{"d":null}"#];
+        let mut events = Events::with_capacity(0, 0);
+        for text in texts {
+            events.push(text, &json::tape_of(text).unwrap());
+        }
+        // One shared text used by three edits, as enrich writes its tags.
+        let mut result = Output::new();
+        result.bytes.extend_from_slice(br#""masked""tag":{"env":"demo"}{"e":true}"#);
+        let edit = |entry, action, text_start, text_len| Edit { entry, action, text_start, text_len };
+        result.edits = vec![
+            edit(2, EditAction::SetValue, 0, 8),
+            edit(0, EditAction::AddMember, 8, 20),
+            edit(0, EditAction::AddMember, 8, 20),
+            edit(0, EditAction::AddMember, 8, 20),
+        ];
+        result.verdicts = vec![
+            Verdict::Keep,
+            Verdict::Edit { first: 0, count: 2 },
+            Verdict::Edit { first: 2, count: 2 },
+            Verdict::Replace { start: 28, len: 10 },
+        ];
+        let bound = output_bytes_bound(&result, &events);
+        let mut applier = Applier::new();
+        let mut session = applier.session(&result.bytes);
+        let mut next = Events::with_capacity(0, 0);
+        for (i, verdict) in result.verdicts.iter().enumerate() {
+            match *verdict {
+                Verdict::Keep => next.data.extend_from_slice(events.get(i)),
+                Verdict::Edit { first, count } => {
+                    let edits = &result.edits[first as usize..(first + count) as usize];
+                    session.apply(events.get(i), events.tape_of(i), edits, &mut next.data, &mut next.tape).unwrap();
+                }
+                Verdict::Replace { start, len } => {
+                    next.data.extend_from_slice(&result.bytes[start as usize..(start + len) as usize])
+                }
+                Verdict::Drop | Verdict::Reject(_) => {}
+            }
+        }
+        let made = String::from_utf8(next.data).unwrap();
+        assert_eq!(
+            made,
+            r#"{"a":1}{"b":"masked","c":[1,2],"tag":{"env":"demo"}}{"tag":{"env":"demo"},"tag":{"env":"demo"}}{"e":true}"#
+        );
+        assert!(made.len() <= bound, "{} bytes made, bound {bound}", made.len());
+        // The bound counts a shared text once per use, not once per answer.
+        assert!(bound > events.byte_len() + result.bytes.len());
+    }
 }

@@ -400,8 +400,12 @@ impl Applier {
     fn emit(&mut self, bytes: &[u8], tape: &[u32], text: &[u8], out: &mut Vec<u8>, out_tape: &mut Vec<u32>) {
         let base = out.len();
         let tape_base = out_tape.len();
-        out.reserve(bytes.len() + text.len());
-        out_tape.reserve(tape.len() + self.fragments.len());
+        // What this event may grow by: its new texts (and a comma each), not the whole
+        // answer's text, which an edited batch would otherwise pay in reallocations.
+        let (added_bytes, added_words) =
+            self.plan.iter().fold((0, 0), |(b, w), p| (b + p.text.len() + 1, w + p.fragment.len()));
+        out.reserve(bytes.len() + added_bytes);
+        out_tape.reserve(tape.len() + added_words);
         let mut byte_cursor = 0;
         let mut entry_cursor = 0;
         let mut added_to: Option<usize> = None;
