@@ -85,6 +85,16 @@ impl Key<'_> {
         if self.escaped { super::unescape(self.raw).is_some_and(|k| k == name) } else { self.raw == name.as_bytes() }
     }
 
+    /// The index of the key in `names`, if it is one of them.
+    #[inline]
+    pub fn find_in(&self, names: &super::NameSet) -> Option<usize> {
+        if self.escaped {
+            super::unescape(self.raw).and_then(|k| names.find(k.as_bytes()))
+        } else {
+            names.find(self.raw)
+        }
+    }
+
     /// The decoded key.
     pub fn as_str(&self) -> Cow<'_, str> {
         super::unescape(self.raw).unwrap_or_default()
@@ -314,6 +324,18 @@ mod tests {
     const EVENT: &[u8] = br#"{"event_type": "recipient.delivered", "metadata": {"buyer_response": {"price": 25.5}},
         "lead_data": {"state": "CA", "email": "jo@example.com", "phones": ["555-123-4567", "555-000-1111"],
         "contacts": [{"email": "a@b.co"}, {"email": "c@d.co"}], "odd key": 1, "t": true, "n": null, "esc\"aped": "x\ny"}}"#;
+
+    #[test]
+    fn keys_are_found_in_a_name_set_escaped_or_not() {
+        let text = br#"{"flow_id": 1, "flow\u005fid": 2, "acc\"t": 3, "other": 4}"#;
+        let tape = tape_of(text).unwrap();
+        let event = Event::new(text, &tape);
+        let mut names = crate::NameSet::new();
+        names.insert(b"flow_id");
+        names.insert(br#"acc"t"#);
+        let found: Vec<Option<usize>> = event.root().members().map(|(key, _)| key.find_in(&names)).collect();
+        assert_eq!(found, [Some(0), Some(0), Some(1), None]);
+    }
 
     fn all(path: &str) -> Vec<String> {
         let tape = tape_of(EVENT).unwrap();

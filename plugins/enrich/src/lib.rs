@@ -30,6 +30,8 @@ pub struct Enrich {
     processing: Option<usize>,
     /// Top-level member names to find in each event: lookup keys and added members.
     names: Vec<String>,
+    /// The same names, for finding them among an event's keys in one probe each.
+    members: json::NameSet,
 }
 
 #[derive(Debug)]
@@ -73,7 +75,7 @@ impl Enrich {
         found.clear();
         found.resize(self.names.len(), None);
         for (key, value) in event.root().members() {
-            if let Some(i) = self.names.iter().position(|n| key.is(n)) {
+            if let Some(i) = key.find_in(&self.members) {
                 found[i].get_or_insert(value);
             }
         }
@@ -265,7 +267,11 @@ impl Rule for Enrich {
                 ));
             }
         }
-        Ok(Enrich { lookups, tags, processing, names })
+        let mut members = json::NameSet::new();
+        for name in &names {
+            members.insert(name.as_bytes());
+        }
+        Ok(Enrich { lookups, tags, processing, names, members })
     }
 
     fn process(&mut self, batch: &Batch<'_>, ctx: &Context, out: &mut Output) {
