@@ -38,6 +38,7 @@ impl<'a> Event<'a> {
     }
 
     /// The value at tape entry `entry` (which must start a value).
+    #[inline]
     pub fn value_at(&self, entry: usize) -> Value<'a> {
         Value { event: *self, at: entry }
     }
@@ -120,6 +121,7 @@ impl<'a> Value<'a> {
     }
 
     /// The value's JSON type.
+    #[inline]
     pub fn kind(&self) -> Kind {
         match tape::tag(self.event.tape, self.at) {
             OBJECT => Kind::Object,
@@ -132,21 +134,25 @@ impl<'a> Value<'a> {
     }
 
     /// Whether this is a string with escape sequences.
+    #[inline]
     pub fn is_escaped(&self) -> bool {
         tape::tag(self.event.tape, self.at) == STRING_ESCAPED
     }
 
     /// The value's byte range in the event.
+    #[inline]
     pub fn span(&self) -> Range<usize> {
         tape::value_span(self.event.tape, self.at)
     }
 
     /// The value's JSON text.
+    #[inline]
     pub fn raw(&self) -> &'a [u8] {
         &self.event.bytes[self.span()]
     }
 
     /// A string's bytes between the quotes, still escaped.
+    #[inline]
     pub fn str_body(&self) -> Option<&'a [u8]> {
         match self.kind() {
             Kind::String => {
