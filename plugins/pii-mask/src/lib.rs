@@ -80,7 +80,7 @@ use std::ops::Range;
 
 use firehose_sdk::json::{self, Event, PathMatcher, Value, Visitor, Walker};
 use firehose_sdk::pii::{self, Detectors, Found, Masker, Strategy};
-use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule};
+use firehose_sdk::{Batch, ConfigError, Context, Edits, ModuleInfo, Output, Rule, Text};
 
 use custom::CustomPatterns;
 
@@ -106,6 +106,9 @@ struct Scratch {
     matches: Vec<custom::Match>,
     hits: Vec<(Range<usize>, usize)>,
     text: String,
+    /// Per field of a strategy that writes a fixed text (`redact`, `replace`): that
+    /// text, written once per batch and shared by every event's edit.
+    fixed: Vec<Option<Text>>,
 }
 
 struct MaskVisitor<'r, 'e, 'o> {
@@ -123,6 +126,10 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
             None if rule.detectors.is_empty() && rule.custom.is_none() => return,
             None => None,
         };
+        if let (Some(field), Some(fixed)) = (matched, strategy.and_then(Strategy::fixed_text)) {
+            self.set_fixed(&value, field, fixed);
+            return;
+        }
         let Scratch { found, matches, hits, text: out, .. } = &mut *self.scratch;
         let body = value.str_body().unwrap_or_default();
         let decoded = if value.is_escaped() {
@@ -181,11 +188,25 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
         if value.as_f64().is_none() {
             return; // true / false / null carry no personal data.
         }
+        if let Some(fixed) = self.rule.strategies[field].fixed_text() {
+            self.set_fixed(&value, field, fixed);
+            return;
+        }
         let text = String::from_utf8_lossy(value.raw());
         let out = &mut self.scratch.text;
         out.clear();
         self.rule.masker.mask(&self.rule.strategies[field], &text, out);
         self.edits.set_str(&value, out);
+    }
+}
+
+impl MaskVisitor<'_, '_, '_> {
+    /// Replaces `value` with `fixed`, the text of field `field`'s strategy, written into
+    /// the batch's answer the first time only.
+    fn set_fixed(&mut self, value: &Value<'_>, field: usize, fixed: &str) {
+        let slot = &mut self.scratch.fixed[field];
+        let text = *slot.get_or_insert_with(|| self.edits.text(|out| json::write_string(out, fixed)));
+        self.edits.set_text(value, text);
     }
 }
 
@@ -246,6 +267,9 @@ impl Rule for PiiMask {
     }
 
     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
+        // Shared texts belong to one batch's answer.
+        self.scratch.fixed.clear();
+        self.scratch.fixed.resize(self.strategies.len(), None);
         for event in batch.iter() {
             self.mask_event(&event, out);
         }

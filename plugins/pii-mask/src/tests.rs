@@ -241,3 +241,32 @@ fn bad_detect_configs_name_the_exact_field() {
     assert_eq!(e.field, "detect.custom[0]");
     assert!(e.message.contains("missing field `strategy`"), "{e}");
 }
+
+#[test]
+fn fixed_texts_are_shared_by_every_event_of_a_batch_and_written_per_batch() {
+    use firehose_sdk::testing::TestBatch;
+    let config = json!({"fields": [
+        {"path": "$.dob", "strategy": "redact"},
+        {"path": "$.ip", "strategy": {"replace": "[IP \"v4\"]"}},
+        {"path": "$.id", "strategy": "redact"}
+    ]});
+    let mut rule = PiiMask::configure(&config.to_string()).unwrap();
+    let events = [
+        json!({"dob": "1990-01-01", "ip": "203.0.113.7", "id": 42}),
+        json!({"ip": "198.51.100.1", "dob": "1961-10-13"}),
+        json!({"dob": "2001-02-03", "id": 7.5}),
+    ]
+    .map(|e| e.to_string());
+    let expected = [
+        json!({"dob": "[REDACTED]", "ip": "[IP \"v4\"]", "id": "[REDACTED]"}),
+        json!({"ip": "[IP \"v4\"]", "dob": "[REDACTED]"}),
+        json!({"dob": "[REDACTED]", "id": "[REDACTED]"}),
+    ];
+    // Twice: the texts of the first batch's answer are not reused by the second.
+    for _ in 0..2 {
+        let texts: Vec<&str> = events.iter().map(String::as_str).collect();
+        let fates = TestBatch::new(&texts).unwrap().run(&mut rule);
+        let got: Vec<Value> = fates.iter().map(|f| f.json()).collect();
+        assert_eq!(got, expected);
+    }
+}

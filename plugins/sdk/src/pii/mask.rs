@@ -38,6 +38,16 @@ impl Strategy {
         *self == Strategy::Hash
     }
 
+    /// The text this strategy writes whatever the value ([`Strategy::Redact`],
+    /// [`Strategy::Replace`]), so a rule can write it once per batch and share it.
+    pub fn fixed_text(&self) -> Option<&str> {
+        match self {
+            Strategy::Redact => Some(REDACTED),
+            Strategy::Replace(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The strategy's name as written in configurations.
     pub fn name(&self) -> &'static str {
         match self {
@@ -255,6 +265,15 @@ mod tests {
         assert_eq!(mask(Strategy::Network, "::ffff:192.0.2.1"), "192.0.2.0/24");
         assert_eq!(mask(Strategy::Network, "not an address"), REDACTED);
         assert_eq!(mask(Strategy::Replace("[IP]".into()), "203.0.113.7"), "[IP]");
+    }
+
+    #[test]
+    fn fixed_texts_are_what_masking_writes() {
+        for strategy in [Strategy::Redact, Strategy::Replace("[IP]".into())] {
+            assert_eq!(strategy.fixed_text(), Some(mask(strategy.clone(), "203.0.113.7").as_str()));
+        }
+        assert_eq!(Strategy::Hash.fixed_text(), None, "a hash depends on the value");
+        assert_eq!(Strategy::Last4.fixed_text(), None);
     }
 
     #[test]
