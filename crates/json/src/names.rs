@@ -47,8 +47,14 @@ impl NameSet {
         }
         self.names.push(name.into());
         self.lengths |= length_bit(name.len());
-        self.rebuild();
-        self.names.len() - 1
+        let index = self.names.len() - 1;
+        if 2 * self.names.len() > self.table.len() {
+            // Keep at most half the slots taken: double, and place every name again.
+            self.rebuild();
+        } else {
+            self.place(index);
+        }
+        index
     }
 
     /// The index of `key` (a name's bytes, unescaped), if it is in the set.
@@ -59,7 +65,7 @@ impl NameSet {
         }
         let (head, rest) = packed(key);
         let last = self.table.len() - 1;
-        let mut at = home(head, key.len(), self.shift);
+        let mut at = home(key, head, rest, self.shift);
         loop {
             let slot = self.table[at];
             if slot.name == FREE {
@@ -94,16 +100,37 @@ impl NameSet {
     fn rebuild(&mut self) {
         let size = (2 * self.names.len()).next_power_of_two().max(2);
         self.shift = 64 - size.trailing_zeros();
-        let mut table = vec![Slot { head: 0, rest: 0, len: 0, name: FREE }; size];
-        for (i, name) in self.names.iter().enumerate() {
-            let (head, rest) = packed(name);
-            let mut at = home(head, name.len(), self.shift);
-            while table[at].name != FREE {
-                at = (at + 1) & (size - 1);
-            }
-            table[at] = Slot { head, rest, len: name.len() as u32, name: i as u32 };
+        self.table = vec![Slot { head: 0, rest: 0, len: 0, name: FREE }; size].into();
+        for i in 0..self.names.len() {
+            self.place(i);
         }
-        self.table = table.into();
+    }
+
+    /// The most slots any name is from its home (how long the longest probe is).
+    #[cfg(test)]
+    fn longest_probe(&self) -> usize {
+        let last = self.table.len() - 1;
+        let slots = self.table.iter().enumerate().filter(|(_, slot)| slot.name != FREE);
+        slots
+            .map(|(at, slot)| {
+                let name = &self.names[slot.name as usize];
+                let (head, rest) = packed(name);
+                at.wrapping_sub(home(name, head, rest, self.shift)) & last
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Puts name `i` in the first free slot from its home.
+    fn place(&mut self, i: usize) {
+        let name = &self.names[i];
+        let (head, rest) = packed(name);
+        let last = self.table.len() - 1;
+        let mut at = home(name, head, rest, self.shift);
+        while self.table[at].name != FREE {
+            at = (at + 1) & last;
+        }
+        self.table[at] = Slot { head, rest, len: name.len() as u32, name: i as u32 };
     }
 }
 
@@ -112,11 +139,21 @@ fn length_bit(len: usize) -> u64 {
     1 << len.min(63)
 }
 
-/// Where a key with these packed first bytes and this length starts probing a table of
-/// `1 << (64 - shift)` slots (a multiplicative hash: its top bits).
+/// Where `key`, whose first sixteen bytes pack into `head` and `rest`, starts probing a
+/// table of `1 << (64 - shift)` slots: a multiplicative hash of every byte of the key,
+/// its top bits. Keys sharing a long prefix (identifiers of one system) must not share
+/// a home: a table of thousands of them would probe for ever.
 #[inline]
-fn home(head: u64, len: usize, shift: u32) -> usize {
-    (head ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_shr(shift) as usize
+fn home(key: &[u8], head: u64, rest: u64, shift: u32) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut hash = (head ^ key.len() as u64).wrapping_mul(K) ^ rest;
+    if let Some(tail) = key.get(16..) {
+        // Longer keys are rare among member names but usual among table keys.
+        for word in tail.chunks(8) {
+            hash = hash.wrapping_mul(K).rotate_left(29) ^ prefix(word);
+        }
+    }
+    hash.wrapping_mul(K).wrapping_shr(shift) as usize
 }
 
 /// Bytes 0..8 and 8..16 of `bytes`, each zero-padded into one number.
@@ -178,6 +215,21 @@ mod tests {
             assert_eq!(set.find(other.as_bytes()), None, "{other}");
         }
         assert_eq!(NameSet::new().find(b"anything"), None);
+    }
+
+    #[test]
+    fn a_large_set_grows_by_doubling_and_finds_every_name() {
+        let mut set = NameSet::new();
+        // Identifiers sharing their first twenty bytes, as a lookup table's keys may.
+        let keys: Vec<String> = (0..100_000).map(|i| format!("5f3c2a1b9d8e7f6a5b4c{i:06}")).collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(set.insert(key.as_bytes()), i);
+        }
+        assert!(keys.iter().enumerate().all(|(i, key)| set.find(key.as_bytes()) == Some(i)));
+        // Keys sharing a prefix still spread over the table (hashing only the first
+        // sixteen bytes put all of them in one cluster, 100,000 slots long).
+        assert!(set.longest_probe() < 64, "longest probe {}", set.longest_probe());
+        assert_eq!(set.find(b"5f3c2a1b9d8e7f6a5b4c100000"), None);
     }
 
     #[test]
