@@ -140,20 +140,25 @@ fn length_bit(len: usize) -> u64 {
 }
 
 /// Where `key`, whose first sixteen bytes pack into `head` and `rest`, starts probing a
-/// table of `1 << (64 - shift)` slots: a multiplicative hash of every byte of the key,
-/// its top bits. Keys sharing a long prefix (identifiers of one system) must not share
-/// a home: a table of thousands of them would probe for ever.
+/// table of `1 << (64 - shift)` slots: a multiplicative hash (its top bits) of every
+/// byte of the key. Keys sharing a long prefix (identifiers of one system) must not
+/// share a home: a table of thousands of them would probe for ever.
 #[inline]
 fn home(key: &[u8], head: u64, rest: u64, shift: u32) -> usize {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut hash = (head ^ key.len() as u64).wrapping_mul(K) ^ rest;
-    if let Some(tail) = key.get(16..) {
-        // Longer keys are rare among member names but usual among table keys.
-        for word in tail.chunks(8) {
-            hash = hash.wrapping_mul(K).rotate_left(29) ^ prefix(word);
-        }
+    let mut mixed = head ^ rest.rotate_left(29) ^ key.len() as u64;
+    if key.len() > 16 {
+        mixed ^= tail_hash(&key[16..]);
     }
-    hash.wrapping_mul(K).wrapping_shr(shift) as usize
+    mixed.wrapping_mul(K).wrapping_shr(shift) as usize
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The bytes after a long key's sixteenth folded into one number. Out of line: member
+/// names are rarely that long, and the common path stays small.
+#[inline(never)]
+fn tail_hash(tail: &[u8]) -> u64 {
+    tail.chunks(8).fold(0, |hash, word| (hash ^ prefix(word)).wrapping_mul(K).rotate_left(29))
 }
 
 /// Bytes 0..8 and 8..16 of `bytes`, each zero-padded into one number.
