@@ -223,6 +223,44 @@ mod tests {
     }
 
     #[test]
+    fn finds_what_a_scan_of_the_names_finds() {
+        // Random names: a prefix shared by many (none, short, eight, sixteen or twenty
+        // bytes) and a short tail over a small alphabet, so names agree in their packed
+        // bytes and differ only late; queries are names and near misses.
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let mut set = NameSet::new();
+            let mut names: Vec<Vec<u8>> = Vec::new();
+            let word = |next: &mut dyn FnMut(usize) -> usize| -> Vec<u8> {
+                let prefixes: [&[u8]; 5] = [b"", b"k", b"lead_dat", b"5f3c2a1b9d8e7f6a", b"5f3c2a1b9d8e7f6a5b4c"];
+                let mut name = prefixes[next(prefixes.len())].to_vec();
+                let len = next(12);
+                name.extend((0..len).map(|_| b"a\xc3"[next(2)]));
+                name
+            };
+            for _ in 0..next(60) {
+                let name = word(&mut next);
+                let expected = names.iter().position(|n| *n == name).unwrap_or(names.len());
+                assert_eq!(set.insert(&name), expected);
+                if expected == names.len() {
+                    names.push(name);
+                }
+            }
+            for _ in 0..200 {
+                let query =
+                    if next(2) == 0 && !names.is_empty() { names[next(names.len())].clone() } else { word(&mut next) };
+                assert_eq!(set.find(&query), names.iter().position(|n| *n == query), "{query:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_large_set_grows_by_doubling_and_finds_every_name() {
         let mut set = NameSet::new();
         // Identifiers sharing their first twenty bytes, as a lookup table's keys may.
