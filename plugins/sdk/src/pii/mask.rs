@@ -134,6 +134,36 @@ fn network(value: &str, out: &mut String) {
 }
 
 fn keep_last(value: &str, keep: usize, out: &mut String) {
+    if value.is_ascii() {
+        keep_last_ascii(value, keep, out);
+    } else {
+        keep_last_chars(value, keep, out);
+    }
+}
+
+/// [`keep_last`] for ASCII text, eight bytes a step: in a module a loop costs its epoch
+/// check and Cranelift's spills on every step, ~50 instructions a character.
+fn keep_last_ascii(value: &str, keep: usize, out: &mut String) {
+    let bytes = value.as_bytes();
+    let total =
+        (0..bytes.len()).step_by(8).map(|at| ascii_word(bytes, at).0).map(alnum).map(u64::count_ones).sum::<u32>();
+    let mut to_star = (total as usize).saturating_sub(keep) as u32;
+    let (mut at, mut words) = (0, AsciiWords::new());
+    while to_star > 0 {
+        let (word, len) = ascii_word(bytes, at);
+        let mut starred = alnum(word);
+        if starred.count_ones() > to_star {
+            starred = lowest_bits(starred, to_star);
+        }
+        to_star -= starred.count_ones();
+        words.push(out, star(word, starred), len);
+        at += len;
+    }
+    words.flush(out);
+    out.push_str(&value[at..]);
+}
+
+fn keep_last_chars(value: &str, keep: usize, out: &mut String) {
     let total = value.chars().filter(|c| c.is_alphanumeric()).count();
     let mut seen = 0;
     for c in value.chars() {
@@ -164,6 +194,33 @@ fn area_code(value: &str, out: &mut String) {
     let digits = value.bytes().filter(u8::is_ascii_digit).count();
     let first = value.bytes().find(u8::is_ascii_digit);
     let keep = if digits == 11 && first == Some(b'1') { 4 } else { 3 };
+    if value.is_ascii() {
+        area_code_ascii(value, keep, out);
+    } else {
+        area_code_chars(value, keep, out);
+    }
+}
+
+/// [`area_code`]'s rewrite for ASCII text, eight bytes a step (see [`keep_last_ascii`]).
+fn area_code_ascii(value: &str, keep: usize, out: &mut String) {
+    let bytes = value.as_bytes();
+    let mut to_keep = keep as u32;
+    let (mut at, mut words) = (0, AsciiWords::new());
+    while at < bytes.len() {
+        let (word, len) = ascii_word(bytes, at);
+        let mut digits = in_range(word, b'0', b'9');
+        if to_keep > 0 {
+            let kept = lowest_bits(digits, to_keep);
+            to_keep -= kept.count_ones();
+            digits &= !kept;
+        }
+        words.push(out, star(word, digits | letters(word)), len);
+        at += len;
+    }
+    words.flush(out);
+}
+
+fn area_code_chars(value: &str, keep: usize, out: &mut String) {
     let mut seen = 0;
     for c in value.chars() {
         if c.is_ascii_digit() {
@@ -174,6 +231,89 @@ fn area_code(value: &str, out: &mut String) {
         } else {
             out.push(c);
         }
+    }
+}
+
+/// Eight bytes as one number: bit 7 of a byte stands for the byte in the masks below.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Up to eight bytes of ASCII `bytes` from `at`, zero-padded (a zero byte is in no
+/// class), and how many they are.
+fn ascii_word(bytes: &[u8], at: usize) -> (u64, usize) {
+    let len = (bytes.len() - at).min(8);
+    let word = if len == 8 {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
+    } else if bytes.len() >= 8 {
+        // The last eight bytes, shifted down past those already seen.
+        let last = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("eight bytes"));
+        last >> (8 * (8 - len))
+    } else {
+        bytes[at..].iter().rev().fold(0, |word, &b| word << 8 | u64::from(b))
+    };
+    (word, len)
+}
+
+/// Bit 7 of each byte of `word` (ASCII) set when the byte is in `lo..=hi`.
+fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+    // Bytes are below 0x80, so no sum carries into the next byte.
+    let at_least_lo = word + ONES * u64::from(0x80 - lo);
+    let above_hi = word + ONES * u64::from(0x7f - hi);
+    at_least_lo & !above_hi & (ONES * 0x80)
+}
+
+/// The ASCII letters of `word`, as [`in_range`] marks them.
+fn letters(word: u64) -> u64 {
+    in_range(word | (ONES * 0x20), b'a', b'z')
+}
+
+/// The ASCII letters and digits of `word`, as [`in_range`] marks them.
+fn alnum(word: u64) -> u64 {
+    in_range(word, b'0', b'9') | letters(word)
+}
+
+/// The lowest `n` marks of `marks`.
+fn lowest_bits(marks: u64, n: u32) -> u64 {
+    let (mut rest, mut kept) = (marks, 0);
+    for _ in 0..n.min(rest.count_ones()) {
+        let lowest = rest & rest.wrapping_neg();
+        kept |= lowest;
+        rest ^= lowest;
+    }
+    kept
+}
+
+/// `word` with the marked bytes replaced by `*`.
+fn star(word: u64, marks: u64) -> u64 {
+    let whole = (marks >> 7) * 0xff;
+    (word & !whole) | ((ONES * u64::from(b'*')) & whole)
+}
+
+/// Rewritten ASCII collected eight bytes at a time and appended to the output in one
+/// piece: appending each word would check it as UTF-8 and copy it with `memory.copy`,
+/// a call out of the module, and appending character by character costs a loop.
+struct AsciiWords {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl AsciiWords {
+    fn new() -> Self {
+        AsciiWords { buf: [0; 64], len: 0 }
+    }
+
+    /// Adds the first `len` bytes of `word` (ASCII).
+    fn push(&mut self, out: &mut String, word: u64, len: usize) {
+        if self.len + 8 > self.buf.len() {
+            self.flush(out);
+        }
+        // All eight bytes, a fixed-size store; only `len` of them count.
+        self.buf[self.len..self.len + 8].copy_from_slice(&word.to_le_bytes());
+        self.len += len;
+    }
+
+    fn flush(&mut self, out: &mut String) {
+        out.push_str(std::str::from_utf8(&self.buf[..self.len]).expect("ASCII stays ASCII"));
+        self.len = 0;
     }
 }
 
@@ -212,6 +352,50 @@ mod tests {
         assert_eq!(mask(Strategy::Last4, "123-45-6789"), "***-**-6789");
         assert_eq!(mask(Strategy::Last4, "4111 1111 1111 1111"), "**** **** **** 1111");
         assert_eq!(mask(Strategy::Last4, "12"), "12");
+    }
+
+    #[test]
+    fn ascii_paths_write_what_the_character_paths_write() {
+        let mut samples: Vec<String> = [
+            "",
+            "1",
+            "12345",
+            "123-45-6789",
+            "4111 1111 1111 1111",
+            "(555) 123-4567",
+            "+1 555.123.4567",
+            "15551234567",
+            "1-800-FLOWERS",
+            "abc",
+            "a1b2c3d4e5",
+            "--",
+            "ext. 42 x7",
+            "Zz09@[`{/:",
+        ]
+        .map(String::from)
+        .into();
+        // Every printable ASCII character, in runs that shift against the kept ones.
+        let printable: String = (b' '..=b'~').map(char::from).collect();
+        for i in 0..printable.len() {
+            let rotated = printable[i..].to_string() + &printable[..i];
+            samples.extend((0..24).map(|n| rotated[..n].to_string()));
+            samples.push(rotated);
+        }
+        for value in &samples {
+            for keep in [0, 1, 3, 4, 9, 99] {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                keep_last_ascii(value, keep, &mut fast);
+                keep_last_chars(value, keep, &mut slow);
+                assert_eq!(fast, slow, "keep_last({value:?}, {keep})");
+                let (mut fast, mut slow) = (String::new(), String::new());
+                area_code_ascii(value, keep, &mut fast);
+                area_code_chars(value, keep, &mut slow);
+                assert_eq!(fast, slow, "area_code({value:?}, {keep})");
+            }
+        }
+        // Non-ASCII text takes the character paths.
+        assert_eq!(mask(Strategy::Last4, "Zoë-1234-5678"), "***-****-5678");
+        assert_eq!(mask(Strategy::AreaCode, "tél 555 123 4567"), "*** 555 *** ****");
     }
 
     #[test]
