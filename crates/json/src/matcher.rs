@@ -3,8 +3,8 @@
 //!
 //! The patterns are compiled into a trie of steps. Walking an event keeps, per
 //! nesting level, the set of trie nodes the current location has reached — usually
-//! zero or one — so testing a key costs a comparison with the names the reached
-//! nodes expect, however many patterns there are. A `..` segment becomes a node that
+//! zero or one — so testing a key costs one probe of each reached node's
+//! [`NameSet`], however many patterns there are. A `..` segment becomes a node that
 //! stays reached at any depth below it.
 
 use super::names::NameSet;
