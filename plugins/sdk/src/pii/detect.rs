@@ -327,48 +327,54 @@ fn digits_and_at_sign(b: &[u8]) -> (usize, bool) {
 mod simd {
     use std::arch::x86_64::*;
 
-    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    /// The sixteen bytes of `chunk` (exactly sixteen).
     #[inline]
-    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+    fn load(chunk: &[u8]) -> __m128i {
         debug_assert_eq!(chunk.len(), 16);
         // SAFETY: SSE2 is part of every x86-64 CPU; the load reads the sixteen bytes of
         // `chunk` (unaligned loads allowed).
+        unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) }
+    }
+
+    /// All ones in the lanes of `x` that hold an ASCII digit: a byte whose distance from
+    /// `0`, unsigned, is at most 9.
+    #[inline]
+    fn digits(x: __m128i) -> __m128i {
+        // SAFETY: SSE2 is part of every x86-64 CPU.
         unsafe {
-            let x = _mm_loadu_si128(chunk.as_ptr().cast());
-            // A digit is a byte whose distance from `0`, unsigned, is at most 9.
             let from_zero = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(from_zero, _mm_set1_epi8(9)), from_zero);
+            _mm_cmpeq_epi8(_mm_min_epu8(from_zero, _mm_set1_epi8(9)), from_zero)
+        }
+    }
+
+    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    #[inline]
+    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+        let x = load(chunk);
+        // SAFETY: as in `digits`.
+        unsafe {
             let at = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'@' as i8));
-            (_mm_movemask_epi8(digit).count_ones() as usize, _mm_movemask_epi8(at) as u64)
+            (_mm_movemask_epi8(digits(x)).count_ones() as usize, _mm_movemask_epi8(at) as u64)
         }
     }
 
     /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit.
     #[inline]
     pub fn digit_mask(chunk: &[u8]) -> u32 {
-        debug_assert_eq!(chunk.len(), 16);
-        // SAFETY: as in `digits_and_at_signs`.
-        unsafe {
-            let x = _mm_loadu_si128(chunk.as_ptr().cast());
-            let from_zero = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(from_zero, _mm_set1_epi8(9)), from_zero);
-            _mm_movemask_epi8(digit) as u32
-        }
+        // SAFETY: as in `digits`.
+        unsafe { _mm_movemask_epi8(digits(load(chunk))) as u32 }
     }
 
     /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit,
     /// `(` or `+`.
     #[inline]
     pub fn number_start_mask(chunk: &[u8]) -> u32 {
-        debug_assert_eq!(chunk.len(), 16);
-        // SAFETY: as in `digits_and_at_signs`.
+        let x = load(chunk);
+        // SAFETY: as in `digits`.
         unsafe {
-            let x = _mm_loadu_si128(chunk.as_ptr().cast());
-            let from_zero = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(from_zero, _mm_set1_epi8(9)), from_zero);
             let open = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'(' as i8));
             let plus = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'+' as i8));
-            _mm_movemask_epi8(_mm_or_si128(digit, _mm_or_si128(open, plus))) as u32
+            _mm_movemask_epi8(_mm_or_si128(digits(x), _mm_or_si128(open, plus))) as u32
         }
     }
 }
@@ -378,38 +384,43 @@ mod simd {
 mod simd {
     use std::arch::wasm32::*;
 
-    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    /// The sixteen bytes of `chunk` (exactly sixteen).
     #[inline]
-    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+    fn load(chunk: &[u8]) -> v128 {
         debug_assert_eq!(chunk.len(), 16);
         // SAFETY: the module is built with simd128; the load reads the sixteen bytes of
         // `chunk` (v128 loads need no alignment).
-        let x = unsafe { v128_load(chunk.as_ptr().cast()) };
-        let digit = u8x16_le(u8x16_sub(x, u8x16_splat(b'0')), u8x16_splat(9));
+        unsafe { v128_load(chunk.as_ptr().cast()) }
+    }
+
+    /// All ones in the lanes of `x` that hold an ASCII digit.
+    #[inline]
+    fn digits(x: v128) -> v128 {
+        u8x16_le(u8x16_sub(x, u8x16_splat(b'0')), u8x16_splat(9))
+    }
+
+    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    #[inline]
+    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+        let x = load(chunk);
         let at = u8x16_eq(x, u8x16_splat(b'@'));
-        (u8x16_bitmask(digit).count_ones() as usize, u8x16_bitmask(at) as u64)
+        (u8x16_bitmask(digits(x)).count_ones() as usize, u8x16_bitmask(at) as u64)
     }
 
     /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit.
     #[inline]
     pub fn digit_mask(chunk: &[u8]) -> u32 {
-        debug_assert_eq!(chunk.len(), 16);
-        // SAFETY: as in `digits_and_at_signs`.
-        let x = unsafe { v128_load(chunk.as_ptr().cast()) };
-        u32::from(u8x16_bitmask(u8x16_le(u8x16_sub(x, u8x16_splat(b'0')), u8x16_splat(9))))
+        u32::from(u8x16_bitmask(digits(load(chunk))))
     }
 
     /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit,
     /// `(` or `+`.
     #[inline]
     pub fn number_start_mask(chunk: &[u8]) -> u32 {
-        debug_assert_eq!(chunk.len(), 16);
-        // SAFETY: as in `digits_and_at_signs`.
-        let x = unsafe { v128_load(chunk.as_ptr().cast()) };
-        let digit = u8x16_le(u8x16_sub(x, u8x16_splat(b'0')), u8x16_splat(9));
+        let x = load(chunk);
         let open = u8x16_eq(x, u8x16_splat(b'('));
         let plus = u8x16_eq(x, u8x16_splat(b'+'));
-        u32::from(u8x16_bitmask(v128_or(digit, v128_or(open, plus))))
+        u32::from(u8x16_bitmask(v128_or(digits(x), v128_or(open, plus))))
     }
 }
 
@@ -867,6 +878,16 @@ mod tests {
         }
     }
 
+    /// A repeatable source of numbers below its argument (xorshift from `seed`).
+    fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        }
+    }
+
     #[test]
     fn the_number_run_prefilter_never_hides_a_finding() {
         // Random strings over digits, every separator the shapes use, letters, context
@@ -911,13 +932,7 @@ mod tests {
             Detectors::of([PiiKind::Ssn, PiiKind::Phone, PiiKind::Card, PiiKind::Email]),
             with_default_context(&[PiiKind::Ssn, PiiKind::Phone, PiiKind::Card]),
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = below(0x9e37_79b9_7f4a_7c15u64);
         let (mut with, mut without) = (Vec::new(), Vec::new());
         let mut walked = 0;
         for round in 0..60_000 {
@@ -965,13 +980,7 @@ mod tests {
         }
         let pieces: [&[u8]; 12] =
             [b"7", b"42", b" ", b"-", b"(", b")", b"+", b"/", b".", b"abc", b"Mozilla ", b"\xc3\xa9"];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1du64);
         for _ in 0..50_000 {
             let mut text = Vec::new();
             for _ in 0..next(40) {
