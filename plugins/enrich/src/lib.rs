@@ -206,13 +206,13 @@ impl Rule for Enrich {
 
     fn configure(text: &str) -> Result<Self, ConfigError> {
         let config: EnrichConfig = firehose_sdk::config::parse(text)?;
-        let mut names: Vec<String> = Vec::new();
-        let mut name = |n: &str| match names.iter().position(|x| x == n) {
-            Some(i) => i,
-            None => {
+        let (mut names, mut members): (Vec<String>, _) = (Vec::new(), json::NameSet::new());
+        let mut name = |n: &str| {
+            let i = members.insert(n.as_bytes());
+            if i == names.len() {
                 names.push(n.to_string());
-                names.len() - 1
             }
+            i
         };
         let mut lookups = Vec::new();
         for (i, l) in config.lookups.iter().enumerate() {
@@ -266,10 +266,6 @@ impl Rule for Enrich {
                     format!("`{into}` is already written by `{first}`; give each a member name of its own"),
                 ));
             }
-        }
-        let mut members = json::NameSet::new();
-        for name in &names {
-            members.insert(name.as_bytes());
         }
         Ok(Enrich { lookups, tags, processing, names, members })
     }
