@@ -611,25 +611,37 @@ fn a_million_records_and_many_swaps_keep_memory_flat_and_reloads_leak_no_threads
         .map(|n| v2(1_700_000_000 + n as u32, 0, Mp::Map(vec![]), body(n, if n % 10 == 0 { "skip" } else { "keep" })))
         .collect();
     let input = chunk(&records);
-    let mut baseline = 0;
-    let mut versions = Vec::new();
-    for round in 0..1000 {
-        if round % 100 == 50 {
-            // Swap rules: the watcher picks the change up while chunks flow.
-            pipeline(&dir, if round % 200 == 50 { "never" } else { "skip" });
-        }
+    // Filters one chunk, noting the rules version it went through when it changed.
+    let run = |versions: &mut Vec<String>| {
         let output = decode(&filter.filter(&input).expect("modified"));
         let version = output[0][1]["firehose_metadata"]["rules_version"].as_str().unwrap().to_string();
         if versions.last() != Some(&version) {
             versions.push(version);
         }
+    };
+    let mut baseline = 0;
+    let mut versions = Vec::new();
+    for round in 0..1000 {
+        if round % 100 == 50 {
+            // Swap rules: the watcher picks the change up while chunks flow. However
+            // fast chunks go, each swap is awaited before the next (the build runs at
+            // nice 19, so on a busy machine it can take longer than 100 chunks).
+            let seen = versions.len();
+            pipeline(&dir, if round % 200 == 50 { "never" } else { "skip" });
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while versions.len() == seen {
+                assert!(std::time::Instant::now() < deadline, "a swap did not take effect in 30 s: {versions:?}");
+                run(&mut versions);
+            }
+        }
+        run(&mut versions);
         if round == 200 {
             baseline = resident_kib();
         }
     }
     let growth = resident_kib().saturating_sub(baseline);
-    // Ten changes alternate between two rule sets; most become visible between chunks.
-    assert!(versions.len() >= 6, "the swaps must take effect: {versions:?}");
+    // Ten changes alternate between two rule sets, each seen before the next.
+    assert_eq!(versions.len(), 11, "every swap must take effect: {versions:?}");
     assert!(growth < 24 * 1024, "resident memory grew by {growth} KiB over 800,000 records");
 }
 
