@@ -163,8 +163,8 @@ impl Detectors {
         self.find_bytes_filtered(b, out, true);
     }
 
-    /// [`Detectors::find_bytes`], with the number prefilter on or (in tests, to check
-    /// that it never hides a finding) off.
+    /// [`Detectors::find_bytes`], with the prefilters on or (in tests, to check that they
+    /// never hide a finding) off: every enabled number kind is then looked for everywhere.
     fn find_bytes_filtered(&self, b: &[u8], out: &mut Vec<Found>, prefilter: bool) {
         if b.len() < 6 {
             return;
@@ -175,15 +175,29 @@ impl Detectors {
             find_emails(b, out);
         }
         // Cards, SSNs and phones need their digits close together: a user agent or a
-        // version list has enough digits in all but not in one run, and is not walked.
-        let grouped = (self.ssn && digits >= 9) || (self.phone && digits >= 10) || (self.card && digits >= 13);
-        let grouped = grouped && {
-            let run = if prefilter { longest_number_run(b) } else { digits };
-            (self.ssn && run >= 9) || (self.phone && run >= 10) || (self.card && run >= 13)
+        // version list has enough digits in all but not in one run, and is not walked;
+        // a kind whose digit count the longest run does not reach is not tried at all
+        // (most strings with numbers hold phones and SSNs, too short to be cards).
+        let grouped = if prefilter {
+            let mut grouped = Grouped {
+                ssn: self.ssn && digits >= 9,
+                phone: self.phone && digits >= 10,
+                card: self.card && digits >= 13,
+            };
+            if grouped.any() {
+                let run = longest_number_run(b);
+                grouped.ssn &= run >= 9;
+                grouped.phone &= run >= 10;
+                grouped.card &= run >= 13;
+            }
+            grouped
+        } else {
+            Grouped { ssn: self.ssn, phone: self.phone, card: self.card }
         };
-        let numeric = grouped || (self.ipv4 && digits >= 4) || (self.dob && digits >= 6);
+        let numeric =
+            grouped.any() || (self.ipv4 && (digits >= 4 || !prefilter)) || (self.dob && (digits >= 6 || !prefilter));
         if numeric {
-            self.find_numbers(b, first, out);
+            self.find_numbers(b, first, grouped, out);
         }
         let before_extra = out.len();
         if self.ipv6 && digits >= 1 {
@@ -197,9 +211,9 @@ impl Detectors {
         }
     }
 
-    /// The number-shaped kinds (cards, SSNs, phones, IPv4 addresses, dates), found in
-    /// one left-to-right pass that steps over the e-mails already in `out[first..]`.
-    fn find_numbers(&self, b: &[u8], first: usize, out: &mut Vec<Found>) {
+    /// The number-shaped kinds (the `grouped` ones, IPv4 addresses, dates), found in one
+    /// left-to-right pass that steps over the e-mails already in `out[first..]`.
+    fn find_numbers(&self, b: &[u8], first: usize, grouped: Grouped, out: &mut Vec<Found>) {
         let emails = out.len();
         let mut i = 0;
         let mut next_email = first;
@@ -219,13 +233,13 @@ impl Detectors {
                 i += 1;
                 continue;
             }
-            let found = self
+            let found = grouped
                 .card
                 .then(|| card(&b[..limit], i))
                 .flatten()
                 .map(|end| (PiiKind::Card, end))
-                .or_else(|| self.ssn.then(|| ssn(&b[..limit], i)).flatten().map(|end| (PiiKind::Ssn, end)))
-                .or_else(|| self.phone.then(|| phone(&b[..limit], i)).flatten().map(|end| (PiiKind::Phone, end)))
+                .or_else(|| grouped.ssn.then(|| ssn(&b[..limit], i)).flatten().map(|end| (PiiKind::Ssn, end)))
+                .or_else(|| grouped.phone.then(|| phone(&b[..limit], i)).flatten().map(|end| (PiiKind::Phone, end)))
                 .or_else(|| self.ipv4.then(|| network::ipv4(&b[..limit], i)).flatten().map(|end| (PiiKind::Ipv4, end)))
                 .or_else(|| {
                     self.dob
@@ -234,7 +248,7 @@ impl Detectors {
                         .filter(|_| self.near(PiiKind::Dob, b, i))
                         .map(|end| (PiiKind::Dob, end))
                 })
-                .or_else(|| self.lenient.then(|| self.lenient_number(&b[..limit], i)).flatten());
+                .or_else(|| self.lenient.then(|| self.lenient_number(&b[..limit], i, grouped)).flatten());
             match found {
                 Some((kind, end)) => {
                     out.push(Found { kind, range: i..end });
@@ -256,11 +270,11 @@ impl Detectors {
 
     /// A well-formed card, SSN or phone number that failed its validity rule, kept
     /// because one of its kind's context words comes just before it.
-    fn lenient_number(&self, b: &[u8], i: usize) -> Option<(PiiKind, usize)> {
+    fn lenient_number(&self, b: &[u8], i: usize, grouped: Grouped) -> Option<(PiiKind, usize)> {
         let candidates = [
-            (PiiKind::Card, self.card, card_shape as fn(&[u8], usize) -> Option<usize>),
-            (PiiKind::Ssn, self.ssn, |b: &[u8], i| ssn_shape(b, i).map(|(end, _)| end)),
-            (PiiKind::Phone, self.phone, |b: &[u8], i| phone_shape(b, i, true)),
+            (PiiKind::Card, grouped.card, card_shape as fn(&[u8], usize) -> Option<usize>),
+            (PiiKind::Ssn, grouped.ssn, |b: &[u8], i| ssn_shape(b, i).map(|(end, _)| end)),
+            (PiiKind::Phone, grouped.phone, |b: &[u8], i| phone_shape(b, i, true)),
         ];
         candidates.into_iter().find_map(|(kind, on, shape)| {
             if !on || self.context[kind.index()].is_none() {
@@ -269,6 +283,21 @@ impl Detectors {
             let end = shape(b, i)?;
             self.near(kind, b, i).then_some((kind, end))
         })
+    }
+}
+
+/// The number kinds whose digits must lie in one run (see [`longest_number_run`])
+/// that one string can still hold.
+#[derive(Debug, Clone, Copy)]
+struct Grouped {
+    ssn: bool,
+    phone: bool,
+    card: bool,
+}
+
+impl Grouped {
+    fn any(self) -> bool {
+        self.ssn || self.phone || self.card
     }
 }
 
@@ -290,39 +319,85 @@ pub(crate) fn keep_leftmost_longest(out: &mut Vec<Found>, first: usize) {
 
 /// How many ASCII digits `b` holds and whether it holds an `@`: the prefilter that
 /// lets text without personal data through after one pass, sixteen bytes at a time
-/// (SSE2 natively, `simd128` in modules), then eight.
+/// (SSE2 natively, `simd128` in modules), else eight. No byte-at-a-time tail: the last
+/// sixteen (or eight) bytes are read again and only their lanes not yet seen count.
 fn digits_and_at_sign(b: &[u8]) -> (usize, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut digits = 0;
-    let mut at = 0u64;
     #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
-    let b = {
+    if b.len() >= 16 {
+        let (mut digits, mut at) = (0, 0);
         let mut sixteens = b.chunks_exact(16);
         for chunk in &mut sixteens {
-            let (d, a) = simd::digits_and_at_signs(chunk);
-            digits += d;
+            let (d, a) = simd::digit_and_at_masks(chunk);
+            digits += d.count_ones();
             at |= a;
         }
-        sixteens.remainder()
-    };
-    let mut chunks = b.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let rest = sixteens.remainder().len();
+        if rest > 0 {
+            let (d, a) = simd::digit_and_at_masks(&b[b.len() - 16..]);
+            let unseen = !0u32 << (16 - rest);
+            digits += (d & unseen).count_ones();
+            at |= a & unseen;
+        }
+        return (digits as usize, at != 0);
+    }
+    digits_and_at_sign_by_words(b)
+}
+
+/// [`digits_and_at_sign`] eight bytes a step: texts shorter than sixteen bytes, and
+/// every text where SSE2 and `simd128` are not available.
+fn digits_and_at_sign_by_words(b: &[u8]) -> (usize, bool) {
+    let (mut digits, mut at) = (0, 0);
+    if b.len() >= 8 {
+        let mut eights = b.chunks_exact(8);
+        for chunk in &mut eights {
+            let (d, a) = swar::digits_and_at_signs(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+            digits += d.count_ones();
+            at |= a;
+        }
+        let rest = eights.remainder().len();
+        if rest > 0 {
+            let last = u64::from_le_bytes(b[b.len() - 8..].try_into().expect("eight bytes"));
+            let (d, a) = swar::digits_and_at_signs(last);
+            let unseen = !0u64 << (8 * (8 - rest));
+            digits += (d & unseen).count_ones();
+            at |= a & unseen;
+        }
+    } else if b.len() >= 4 {
+        // Four to seven bytes as one word: the first four and the last four overlap on
+        // the same bytes, so or-ing them in place leaves each byte as it is; the lanes
+        // above the text are zero, which is neither a digit nor `@`.
+        let first = u32::from_le_bytes(b[..4].try_into().expect("four bytes"));
+        let last = u32::from_le_bytes(b[b.len() - 4..].try_into().expect("four bytes"));
+        let (d, a) = swar::digits_and_at_signs(u64::from(first) | u64::from(last) << (8 * (b.len() - 4)));
+        digits += d.count_ones();
+        at |= a;
+    } else {
+        return (b.iter().filter(|c| c.is_ascii_digit()).count(), b.contains(&b'@'));
+    }
+    (digits as usize, at != 0)
+}
+
+/// Eight bytes in one `u64`, classified by bit tricks (SWAR).
+mod swar {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The high bit of each byte of `x` (little-endian lanes) that is an ASCII digit,
+    /// exact per lane; and a mask that is non-zero when some byte is `@` (its lanes are
+    /// exact up to the first `@`, which is all a caller asking "any?" needs).
+    #[inline]
+    pub fn digits_and_at_signs(x: u64) -> (u64, u64) {
         // Clear high bits first so the additions cannot carry between bytes.
         let y = x & !HIGH;
         let at_least_0 = y.wrapping_add(ONES * (0x80 - b'0' as u64));
         let above_9 = y.wrapping_add(ONES * (0x80 - b'9' as u64 - 1));
-        digits += (at_least_0 & !above_9 & !x & HIGH).count_ones() as usize;
+        let digits = at_least_0 & !above_9 & !x & HIGH;
         let v = x ^ (ONES * b'@' as u64);
-        at |= v.wrapping_sub(ONES) & !v & HIGH;
+        (digits, v.wrapping_sub(ONES) & !v & HIGH)
     }
-    let rest = chunks.remainder();
-    digits += rest.iter().filter(|c| c.is_ascii_digit()).count();
-    (digits, at != 0 || rest.contains(&b'@'))
 }
 
-/// Sixteen bytes at a time: the digits counted, and a non-zero mask when an `@` is seen.
+/// Sixteen bytes at a time: masks of the digits, `@` signs and number starts.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::*;
@@ -347,14 +422,15 @@ mod simd {
         }
     }
 
-    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit;
+    /// and the same for `@`.
     #[inline]
-    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+    pub fn digit_and_at_masks(chunk: &[u8]) -> (u32, u32) {
         let x = load(chunk);
         // SAFETY: as in `digits`.
         unsafe {
             let at = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'@' as i8));
-            (_mm_movemask_epi8(digits(x)).count_ones() as usize, _mm_movemask_epi8(at) as u64)
+            (_mm_movemask_epi8(digits(x)) as u32, _mm_movemask_epi8(at) as u32)
         }
     }
 
@@ -377,9 +453,29 @@ mod simd {
             _mm_movemask_epi8(_mm_or_si128(digits(x), _mm_or_si128(open, plus))) as u32
         }
     }
+
+    /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit;
+    /// and the same for a run separator (` -.()+/`).
+    #[inline]
+    pub fn digit_and_separator_masks(chunk: &[u8]) -> (u32, u32) {
+        let x = load(chunk);
+        // SAFETY: as in `digits`.
+        unsafe {
+            let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+            // `(`, `)` and `/` are 0x28, 0x29 and 0x2f; with the low bit cleared, `(` and
+            // `)` are one compare, `.` and `/` another.
+            let even = _mm_andnot_si128(_mm_set1_epi8(1), x);
+            let paren_or_dot = _mm_or_si128(
+                _mm_cmpeq_epi8(even, _mm_set1_epi8(b'(' as i8)),
+                _mm_cmpeq_epi8(even, _mm_set1_epi8(b'.' as i8)),
+            );
+            let seps = _mm_or_si128(_mm_or_si128(is(b' '), is(b'-')), _mm_or_si128(is(b'+'), paren_or_dot));
+            (_mm_movemask_epi8(digits(x)) as u32, _mm_movemask_epi8(seps) as u32)
+        }
+    }
 }
 
-/// Sixteen bytes at a time: the digits counted, and a non-zero mask when an `@` is seen.
+/// Sixteen bytes at a time: masks of the digits, `@` signs and number starts.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use std::arch::wasm32::*;
@@ -399,12 +495,13 @@ mod simd {
         u8x16_le(u8x16_sub(x, u8x16_splat(b'0')), u8x16_splat(9))
     }
 
-    /// Digits and `@` signs of `chunk` (exactly sixteen bytes).
+    /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit;
+    /// and the same for `@`.
     #[inline]
-    pub fn digits_and_at_signs(chunk: &[u8]) -> (usize, u64) {
+    pub fn digit_and_at_masks(chunk: &[u8]) -> (u32, u32) {
         let x = load(chunk);
         let at = u8x16_eq(x, u8x16_splat(b'@'));
-        (u8x16_bitmask(digits(x)).count_ones() as usize, u8x16_bitmask(at) as u64)
+        (u32::from(u8x16_bitmask(digits(x))), u32::from(u8x16_bitmask(at)))
     }
 
     /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit.
@@ -421,6 +518,20 @@ mod simd {
         let open = u8x16_eq(x, u8x16_splat(b'('));
         let plus = u8x16_eq(x, u8x16_splat(b'+'));
         u32::from(u8x16_bitmask(v128_or(digits(x), v128_or(open, plus))))
+    }
+
+    /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit;
+    /// and the same for a run separator (` -.()+/`).
+    #[inline]
+    pub fn digit_and_separator_masks(chunk: &[u8]) -> (u32, u32) {
+        let x = load(chunk);
+        let is = |c: u8| u8x16_eq(x, u8x16_splat(c));
+        // `(`, `)` and `/` are 0x28, 0x29 and 0x2f; with the low bit cleared, `(` and `)`
+        // are one compare, `.` and `/` another.
+        let even = v128_andnot(x, u8x16_splat(1));
+        let paren_or_dot = v128_or(u8x16_eq(even, u8x16_splat(b'(')), u8x16_eq(even, u8x16_splat(b'.')));
+        let seps = v128_or(v128_or(is(b' '), is(b'-')), v128_or(is(b'+'), paren_or_dot));
+        (u32::from(u8x16_bitmask(digits(x))), u32::from(u8x16_bitmask(seps)))
     }
 }
 
@@ -441,6 +552,12 @@ mod simd {
     pub fn number_start_mask(chunk: &[u8]) -> u32 {
         mask(chunk, |c| super::starts_number(&c))
     }
+
+    /// Bit `i` set when byte `i` of `chunk` (exactly sixteen bytes) is an ASCII digit;
+    /// and the same for a run separator (` -.()+/`).
+    pub fn digit_and_separator_masks(chunk: &[u8]) -> (u32, u32) {
+        (mask(chunk, |c| c.is_ascii_digit()), mask(chunk, super::is_run_separator))
+    }
 }
 
 /// The most digits in one run of `b`: digits with at most three of ` -.()+/` in a row
@@ -448,6 +565,9 @@ mod simd {
 /// shapes used with context words) lies inside one such run, so a string whose longest
 /// run is shorter than a kind's digit count cannot hold that kind.
 fn longest_number_run(b: &[u8]) -> usize {
+    if b.len() < 16 {
+        return longest_number_run_bytewise(b);
+    }
     let (mut longest, mut run, mut separators) = (0, 0, 0);
     let mut i = 0;
     while i < b.len() {
@@ -459,13 +579,44 @@ fn longest_number_run(b: &[u8]) -> usize {
                 break;
             }
         }
-        let c = b[i];
-        i += 1;
+        // The next sixteen bytes (fewer at the end) at once: the run goes on up to the
+        // first byte that is neither a digit nor a separator, or the fourth separator in
+        // a row (counting those the run already ends with).
+        let (digits, seps, lanes) = run_classes(b, i);
+        let valid = u32::MAX >> (32 - lanes);
+        let other = !(digits | seps) & valid;
+        let carried = (1u32 << separators) - 1;
+        let seps_from_3 = seps << 3 | carried << (3 - separators);
+        let fourth = (seps_from_3 & seps_from_3 << 1 & seps_from_3 << 2 & seps_from_3 << 3) >> 3;
+        let stop = other | fourth;
+        if stop != 0 {
+            let k = stop.trailing_zeros();
+            run += (digits & ((1 << k) - 1)).count_ones();
+            longest = longest.max(run);
+            (run, separators) = (0, 0);
+            i += k as usize + 1;
+        } else {
+            run += digits.count_ones();
+            longest = longest.max(run);
+            // The separators the window ends with (with the carried ones when it is
+            // nothing else): fewer than four, or `fourth` would have stopped the run.
+            let ending = (seps << (32 - lanes)).leading_ones();
+            separators = if ending == lanes { separators + lanes } else { ending };
+            i += lanes as usize;
+        }
+    }
+    longest as usize
+}
+
+/// [`longest_number_run`] a byte at a time, for texts shorter than sixteen bytes.
+fn longest_number_run_bytewise(b: &[u8]) -> usize {
+    let (mut longest, mut run, mut separators) = (0, 0, 0);
+    for &c in b {
         if c.is_ascii_digit() {
             run += 1;
             separators = 0;
             longest = longest.max(run);
-        } else if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/') && separators < 3 {
+        } else if is_run_separator(c) && separators < 3 {
             separators += 1;
         } else {
             run = 0;
@@ -473,6 +624,30 @@ fn longest_number_run(b: &[u8]) -> usize {
         }
     }
     longest
+}
+
+/// The bytes that may stand between the digits of one number run.
+fn is_run_separator(c: u8) -> bool {
+    matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/')
+}
+
+/// The digit and separator masks of the (up to) sixteen bytes of `b` (at least sixteen
+/// long) from `i`, bit 0 for byte `i`, and how many bytes they cover: at the end, the
+/// last sixteen bytes are read and the ones before `i` shifted out.
+#[inline]
+fn run_classes(b: &[u8], i: usize) -> (u32, u32, u32) {
+    match b.get(i..i + 16) {
+        Some(chunk) => {
+            let (digits, seps) = simd::digit_and_separator_masks(chunk);
+            (digits, seps, 16)
+        }
+        None => {
+            let last = b.len() - 16;
+            let (digits, seps) = simd::digit_and_separator_masks(&b[last..]);
+            let seen = (i - last) as u32;
+            (digits >> seen, seps >> seen, 16 - seen)
+        }
+    }
 }
 
 /// The position of the first ASCII digit in `b[from..]`, or `b.len()`.
@@ -868,12 +1043,23 @@ mod tests {
     fn the_prefilter_counts_digits_and_finds_at_signs_exactly() {
         let samples: [&[u8]; 6] =
             [b"", b"abc", b"0123456789", b"a@b", b"\xc3\xa99\xe2\x82\xac/:0@\x7f\xff", b"////::::0000999@@"];
+        let expected = |text: &[u8]| (text.iter().filter(|c| c.is_ascii_digit()).count(), text.contains(&b'@'));
         for sample in samples {
             for pad in 0..33 {
                 let mut text = vec![b'x'; pad];
                 text.extend_from_slice(sample);
-                let expected = (text.iter().filter(|c| c.is_ascii_digit()).count(), text.contains(&b'@'));
-                assert_eq!(digits_and_at_sign(&text), expected, "{:?}", String::from_utf8_lossy(&text));
+                assert_eq!(digits_and_at_sign(&text), expected(&text), "{:?}", String::from_utf8_lossy(&text));
+            }
+        }
+        // Every length to 50 (each tail the last-word reread covers), bytes around the
+        // classes' edges, `@` and digits anywhere or nowhere.
+        let alphabet = b"0189/:@?A\x00\x7f\x80\xb0\xb9\xc0\xff x";
+        let mut next = below(0x2545_f491_4f6c_dd1d);
+        for len in 0..=50 {
+            for _ in 0..400 {
+                let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+                assert_eq!(digits_and_at_sign(&text), expected(&text), "{text:?}");
+                assert_eq!(digits_and_at_sign_by_words(&text), expected(&text), "{text:?}");
             }
         }
     }
