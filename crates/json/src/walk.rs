@@ -15,9 +15,10 @@ pub trait Visitor<'a> {
     /// A number, `true`, `false` or `null`, with the same `matched` rule.
     fn scalar(&mut self, _value: Value<'a>, _matched: Option<usize>) {}
 
-    /// Whether the visitor ignores every value under a location that pattern `matched`
-    /// matches (a "skip" list). The walk then steps over such a container whole, unless
-    /// a pattern deeper inside it could still match.
+    /// Whether the visitor ignores every value at or under a location that pattern
+    /// `matched` matches (a "skip" list). Such scalars are not reported, and the walk
+    /// steps over such a container whole, unless a pattern deeper inside it could still
+    /// match (a scalar matched by that pattern first is reported).
     fn ignores(&self, _matched: usize) -> bool {
         false
     }
@@ -100,11 +101,15 @@ impl Walker {
                 }
                 frames.push(Frame { lo, hi, matched, next_index: 0 });
             } else {
-                let value = event.value_at(i);
-                if tag == tape::STRING || tag == tape::STRING_ESCAPED {
-                    visitor.string(value, matched);
-                } else {
-                    visitor.scalar(value, matched);
+                // An ignored scalar is not reported: in a module, the call alone costs a
+                // prologue with stack and epoch checks.
+                if !matched.is_some_and(|m| visitor.ignores(m)) {
+                    let value = event.value_at(i);
+                    if tag == tape::STRING || tag == tape::STRING_ESCAPED {
+                        visitor.string(value, matched);
+                    } else {
+                        visitor.scalar(value, matched);
+                    }
                 }
                 states.truncate(lo);
             }
@@ -194,9 +199,9 @@ mod tests {
         assert_eq!(
             skipping.seen.0,
             vec![
-                // `flow` is stepped over whole; `lead_data` is walked for its `ssn`.
+                // `flow` is stepped over whole; `lead_data` is walked for its `ssn`, and
+                // its ignored `n` is not reported.
                 ("\"1\"".into(), Some(0)),
-                ("\"2\"".into(), Some(1)),
                 ("\"z\"".into(), None),
                 ("3".into(), None),
             ]
@@ -205,10 +210,11 @@ mod tests {
         let mut all = Collect::default();
         Walker::new().walk(&Event::new(text, &tape), &matcher, &mut all);
         assert_eq!(all.0.len(), 7);
-        let descendant = PathMatcher::new(&["$.flow", "$..a"].map(|p| Path::parse(p).unwrap())).unwrap();
-        let mut skipping = Skipping { seen: Collect::default(), ignored: 0 };
+        let descendant = PathMatcher::new(&["$..a", "$.flow"].map(|p| Path::parse(p).unwrap())).unwrap();
+        let mut skipping = Skipping { seen: Collect::default(), ignored: 1 };
         Walker::new().walk(&Event::new(text, &tape), &descendant, &mut skipping);
         assert!(skipping.seen.0.contains(&("\"y\"".into(), Some(0))), "{:?}", skipping.seen.0);
+        assert!(!skipping.seen.0.iter().any(|(_, m)| *m == Some(1)), "{:?}", skipping.seen.0);
     }
 
     #[test]

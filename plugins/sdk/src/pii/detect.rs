@@ -159,17 +159,51 @@ impl Detectors {
     /// Like [`Detectors::find`] on UTF-8 bytes not yet checked as `str`: every pattern
     /// is ASCII, and matches start and end on ASCII bytes or on whole runs of non-ASCII
     /// bytes, so ranges always fall on character boundaries.
+    #[inline]
     pub fn find_bytes(&self, b: &[u8], out: &mut Vec<Found>) {
-        self.find_bytes_filtered(b, out, true);
+        // Most strings are short, or hold neither an `@` nor the digits of any kind:
+        // answered here, in the caller's code (in a module, a call costs a prologue with
+        // stack and epoch checks, for every string of every event).
+        if b.len() < 6 {
+            return;
+        }
+        let (digits, at_sign) = digits_and_at_sign(b);
+        if self.may_hold(digits, at_sign) {
+            self.find_counted(b, digits, at_sign, out, true);
+        }
+    }
+
+    /// Whether a text with `digits` ASCII digits (and an `@` when `at_sign`) can hold a
+    /// finding of an enabled kind: each kind's least count of digits.
+    #[inline]
+    fn may_hold(&self, digits: usize, at_sign: bool) -> bool {
+        (self.email && at_sign)
+            || (self.ssn && digits >= 9)
+            || (self.phone && digits >= 10)
+            || (self.card && digits >= 13)
+            || (self.ipv4 && digits >= 4)
+            || (self.dob && digits >= 6)
+            || (self.ipv6 && digits >= 1)
+            || (self.iban && digits >= 2)
     }
 
     /// [`Detectors::find_bytes`], with the prefilters on or (in tests, to check that they
     /// never hide a finding) off: every enabled number kind is then looked for everywhere.
+    #[cfg(test)]
     fn find_bytes_filtered(&self, b: &[u8], out: &mut Vec<Found>, prefilter: bool) {
         if b.len() < 6 {
             return;
         }
         let (digits, at_sign) = digits_and_at_sign(b);
+        if self.may_hold(digits, at_sign) || !prefilter {
+            self.find_counted(b, digits, at_sign, out, prefilter);
+        }
+    }
+
+    /// The search behind [`Detectors::find_bytes`], given the text's digit count and
+    /// whether it holds an `@`.
+    #[inline(never)]
+    fn find_counted(&self, b: &[u8], digits: usize, at_sign: bool, out: &mut Vec<Found>, prefilter: bool) {
         let first = out.len();
         if self.email && at_sign {
             find_emails(b, out);
