@@ -1,0 +1,98 @@
+//! Runs events through a pipeline for an instruction profiler: the components, the same
+//! rules natively, or the Fluent Bit plugin's chunk path, one thread, batches of 1000.
+//! Everything counted happens under `profile_batches`, so callgrind can be told to count
+//! only that (docs/performance.md, "Fifth round"):
+//!
+//! ```sh
+//! cargo build --release --example profile
+//! FIREHOSE_PROFILE=perfmap valgrind --tool=callgrind --toggle-collect=profile_batches \
+//!     target/release/examples/profile examples/leadconduit/pipeline.yaml EVENTS.ndjson native
+//! ```
+//!
+//! The first batch also runs once before the counted run, uncounted, so that what is
+//! set up on first use is not counted.
+
+use std::path::Path;
+
+use firehose::engine::Engine;
+use firehose::fluent_bit::filter::Filter;
+use firehose::fluent_bit::msgpack;
+use firehose::intake::{self, Intake};
+use firehose::pass::Passed;
+use firehose::{Pipeline, Runner};
+
+/// What runs the batches.
+enum Target {
+    Runner(Box<Runner>),
+    Chunks(Box<Filter>),
+}
+
+/// The counted run: what callgrind's `--toggle-collect=profile_batches` counts.
+#[inline(never)]
+#[unsafe(no_mangle)]
+fn profile_batches(target: &mut Target, batches: &[Vec<u8>]) -> usize {
+    run(target, batches)
+}
+
+/// Runs every batch; returns the events delivered (or chunk bytes written).
+fn run(target: &mut Target, batches: &[Vec<u8>]) -> usize {
+    let mut out = 0;
+    for batch in batches {
+        out += match target {
+            Target::Runner(runner) => {
+                let mut intake = Intake::default();
+                intake::ndjson(batch, 1, &mut intake);
+                Passed::run(runner, intake).outcome().delivered.len()
+            }
+            Target::Chunks(filter) => filter.process("profile", batch).expect("valid chunk").map_or(0, |c| c.len()),
+        };
+    }
+    out
+}
+
+/// `lines` as a Fluent Bit chunk of v2 records (`[[EventTime, {}], body]`).
+fn chunk_of(lines: &[&[u8]]) -> Vec<u8> {
+    let mut chunk = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let tape = firehose_json::tape_of(line).expect("the events are valid JSON objects");
+        let mut header = vec![0x92, 0xd7, 0x00];
+        header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
+        header.extend_from_slice(&0u32.to_be_bytes());
+        header.push(0x80);
+        msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
+    }
+    chunk
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, pipeline_path, events, how] = &args[..] else {
+        return Err("usage: profile PIPELINE EVENTS.ndjson wasm|native|fluent-bit".into());
+    };
+    let input = std::fs::read(events)?;
+    let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let (mut target, batches) = if how == "fluent-bit" {
+        let pipeline = pipeline_path.clone();
+        let dead_letters = std::env::temp_dir().join("firehose-profile-dead-letters.ndjson");
+        let filter = Filter::start(|key: &str| match key {
+            "pipeline" => Some(pipeline.clone()),
+            "watch" => Some("off".into()),
+            "dead_letter" => Some(dead_letters.display().to_string()),
+            _ => None,
+        })?;
+        (Target::Chunks(Box::new(filter)), lines.chunks(1000).map(chunk_of).collect::<Vec<_>>())
+    } else {
+        let engine = Engine::new(Engine::default_cache_dir().as_deref())?;
+        let pipeline = Pipeline::load(&engine, Path::new(pipeline_path))?;
+        let runner = match how.as_str() {
+            "wasm" => pipeline.runner(),
+            "native" => firehose::tools::native::runner(&pipeline)?,
+            other => return Err(format!("`{other}`: expected wasm, native or fluent-bit").into()),
+        };
+        (Target::Runner(Box::new(runner)), lines.chunks(1000).map(|batch| batch.join(&b'\n')).collect())
+    };
+    run(&mut target, &batches[..batches.len().min(1)]);
+    let out = profile_batches(&mut target, &batches);
+    eprintln!("{} batches of up to 1000 events, {out} out", batches.len());
+    Ok(())
+}
