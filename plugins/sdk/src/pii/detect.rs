@@ -188,7 +188,8 @@ impl Detectors {
     }
 
     /// [`Detectors::find_bytes`], with the prefilters on or (in tests, to check that they
-    /// never hide a finding) off: every enabled number kind is then looked for everywhere.
+    /// never hide a finding) off: every enabled card, SSN, phone, IPv4 address and date
+    /// is then looked for everywhere.
     #[cfg(test)]
     fn find_bytes_filtered(&self, b: &[u8], out: &mut Vec<Found>, prefilter: bool) {
         if b.len() < 6 {
