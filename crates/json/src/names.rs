@@ -74,7 +74,7 @@ impl NameSet {
             if slot.head == head
                 && slot.rest == rest
                 && slot.len as usize == key.len()
-                && (key.len() <= 16 || self.names[slot.name as usize][16..] == key[16..])
+                && (key.len() <= 16 || same_bytes(&self.names[slot.name as usize][16..], &key[16..]))
             {
                 return Some(slot.name as usize);
             }
@@ -159,6 +159,15 @@ const K: u64 = 0x9e37_79b9_7f4a_7c15;
 #[inline(never)]
 fn tail_hash(tail: &[u8]) -> u64 {
     tail.chunks(8).fold(0, |hash, word| (hash ^ prefix(word)).wrapping_mul(K).rotate_left(29))
+}
+
+/// Whether `a` and `b`, of the same length, hold the same bytes, compared eight at a
+/// time: slice equality calls `memcmp`, which in a module is a byte loop (~18
+/// instructions a byte with its epoch check).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    a.chunks(8).zip(b.chunks(8)).all(|(x, y)| prefix(x) == prefix(y))
 }
 
 /// Bytes 0..8 and 8..16 of `bytes`, each zero-padded into one number.

@@ -85,6 +85,23 @@ fn missing_keys_skip_null_or_reject_as_configured() {
 }
 
 #[test]
+fn long_keys_that_differ_only_after_their_first_sixteen_bytes_find_their_own_rows() {
+    // System ids share long prefixes; the table compares what follows eight bytes at a time.
+    let ids = ["5f3c2a1b9d8e7f6a5b4c3d01", "5f3c2a1b9d8e7f6a5b4c3d02", "5f3c2a1b9d8e7f6a5b4c3d0", "5f3c2a1b9d8e7f6a"];
+    let rows: Vec<Value> = ids.iter().enumerate().map(|(n, id)| json!({"id": id, "n": n})).collect();
+    let c = json!({"lookups": [{"key": "flow_id", "into": "flow", "on_missing": "null", "table": rows}], "processing": false});
+    let mut events: Vec<Value> = ids.iter().map(|id| json!({"flow_id": id})).collect();
+    events.push(json!({"flow_id": "5f3c2a1b9d8e7f6a5b4c3d03"}));
+    events.push(json!({"flow_id": "5f3c2a1b9d8e7f6a5b4c3d011"}));
+    let out = run(c, &events);
+    for (n, event) in out[..ids.len()].iter().enumerate() {
+        assert_eq!(event.as_ref().unwrap()["flow"], json!({"n": n}));
+    }
+    assert_eq!(out[4].as_ref().unwrap()["flow"], Value::Null);
+    assert_eq!(out[5].as_ref().unwrap()["flow"], Value::Null);
+}
+
+#[test]
 fn enriches_empty_objects_and_unicode_values() {
     let c = json!({"tags": {"région": "Île-de-France"}, "processing": false});
     let out = run(c, &[json!({})]);
