@@ -4,7 +4,8 @@
 //! only that (docs/performance.md, "Fifth round"):
 //!
 //! ```sh
-//! cargo build --release --example profile
+//! cargo xtask modules && cargo build --release --example profile
+//! head -3000 target/demo/events.ndjson > EVENTS.ndjson     # after `cargo xtask demo`
 //! FIREHOSE_PROFILE=perfmap valgrind --tool=callgrind --toggle-collect=profile_batches \
 //!     target/release/examples/profile examples/leadconduit/pipeline.yaml EVENTS.ndjson native
 //! ```
