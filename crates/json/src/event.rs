@@ -171,7 +171,7 @@ impl<'a> Value<'a> {
     /// The decoded string, if this is a string.
     pub fn as_str(&self) -> Option<Cow<'a, str>> {
         let body = self.str_body()?;
-        if self.is_escaped() { super::unescape(body) } else { std::str::from_utf8(body).ok().map(Cow::Borrowed) }
+        if self.is_escaped() { super::unescape(body) } else { super::utf8(body).map(Cow::Borrowed) }
     }
 
     /// The number, if this is a number.

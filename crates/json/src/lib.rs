@@ -33,7 +33,7 @@ pub use matcher::{PathMatcher, State, Step};
 pub use names::NameSet;
 pub use path::{Path, PathError, Segment, Selector};
 pub use scan::{Error, Field, Fields, Items, is_plain_ascii, scan_string, skip_value, skip_ws};
-pub use string::{unescape, write_string, write_string_body};
+pub use string::{unescape, utf8, write_string, write_string_body};
 pub use validate::{MAX_DEPTH, validate, validate_event, validate_member, validate_value};
 pub use value::{Kind, RawValue, root};
 pub use walk::{Visitor, Walker};

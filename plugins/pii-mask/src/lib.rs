@@ -153,9 +153,9 @@ impl<'a> Visitor<'a> for MaskVisitor<'_, '_, '_> {
         let text: &str = match &decoded {
             Some(text) => text,
             // The host validated the event, so a string body without escapes is UTF-8.
-            None => match std::str::from_utf8(body) {
-                Ok(text) => text,
-                Err(_) => return,
+            None => match json::utf8(body) {
+                Some(text) => text,
+                None => return,
             },
         };
         out.clear();

@@ -312,7 +312,7 @@ impl AsciiWords {
     }
 
     fn flush(&mut self, out: &mut String) {
-        out.push_str(std::str::from_utf8(&self.buf[..self.len]).expect("ASCII stays ASCII"));
+        out.push_str(firehose_json::utf8(&self.buf[..self.len]).expect("ASCII stays ASCII"));
         self.len = 0;
     }
 }
