@@ -17,9 +17,9 @@ use std::path::Path;
 
 use firehose::engine::Engine;
 use firehose::fluent_bit::filter::Filter;
-use firehose::fluent_bit::msgpack;
 use firehose::intake::{self, Intake};
 use firehose::pass::Passed;
+use firehose::tools::bench::chunk_of;
 use firehose::{Pipeline, Runner};
 
 /// What runs the batches.
@@ -51,20 +51,6 @@ fn run(target: &mut Target, batches: &[Vec<u8>]) -> usize {
     out
 }
 
-/// `lines` as a Fluent Bit chunk of v2 records (`[[EventTime, {}], body]`).
-fn chunk_of(lines: &[&[u8]]) -> Vec<u8> {
-    let mut chunk = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let tape = firehose_json::tape_of(line).expect("the events are valid JSON objects");
-        let mut header = vec![0x92, 0xd7, 0x00];
-        header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
-        header.extend_from_slice(&0u32.to_be_bytes());
-        header.push(0x80);
-        msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
-    }
-    chunk
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, pipeline_path, events, how] = &args[..] else {
@@ -81,7 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dead_letter" => Some(dead_letters.display().to_string()),
             _ => None,
         })?;
-        (Target::Chunks(Box::new(filter)), lines.chunks(1000).map(chunk_of).collect::<Vec<_>>())
+        (
+            Target::Chunks(Box::new(filter)),
+            lines.chunks(1000).map(|batch| chunk_of(batch.iter().copied())).collect::<Vec<_>>(),
+        )
     } else {
         let engine = Engine::new(Engine::default_cache_dir().as_deref())?;
         let pipeline = Pipeline::load(&engine, Path::new(pipeline_path))?;

@@ -48,6 +48,23 @@ impl FixedPass {
     }
 }
 
+/// `lines` (JSON objects) as a Fluent Bit chunk of v2 records, `[[EventTime, {}], body]`,
+/// their times one second apart: what the benchmark and `examples/profile.rs` feed the
+/// plugin's chunk path.
+pub fn chunk_of<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    use crate::fluent_bit::msgpack;
+    let mut chunk = Vec::new();
+    for (i, line) in lines.into_iter().enumerate() {
+        let tape = firehose_json::tape_of(line).expect("the events are valid JSON objects");
+        let mut header = vec![0x92, 0xd7, 0x00];
+        header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
+        header.extend_from_slice(&0u32.to_be_bytes());
+        header.push(0x80);
+        msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
+    }
+    chunk
+}
+
 /// Measures the Fluent Bit plugin's chunk path (msgpack → JSON → pipeline → msgpack)
 /// against the same path one record at a time (what Fluent Bit's `filter_wasm` does:
 /// one call per record) and against the same rules compiled natively, on the same v2
@@ -62,23 +79,8 @@ pub fn measure_fluent_bit(
 
     let records = options.events.min(50_000);
     let workload = Workload::generate(records, options.seed, options.batch_size);
-    // Each batch as a Fluent Bit chunk: [[EventTime, {}], body] records.
-    let chunks: Vec<Vec<u8>> = workload
-        .batches
-        .iter()
-        .map(|batch| {
-            let mut chunk = Vec::new();
-            for (i, line) in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-                let tape = firehose_json::tape_of(line).expect("generated events are valid");
-                let mut header = vec![0x92, 0xd7, 0x00];
-                header.extend_from_slice(&(1_700_000_000u32 + i as u32).to_be_bytes());
-                header.extend_from_slice(&0u32.to_be_bytes());
-                header.push(0x80);
-                msgpack::encode_record(&header, &firehose_json::Event::new(line, &tape), &mut chunk);
-            }
-            chunk
-        })
-        .collect();
+    let chunks: Vec<Vec<u8>> =
+        workload.batches.iter().map(|batch| chunk_of(batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()))).collect();
     // The same records one per chunk, as filter_wasm sees them.
     let singles: Vec<Vec<u8>> = chunks
         .iter()

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use batches::{BatchesReport, measure_batches};
 pub use clock::Timing;
-pub use fluent_bit::{FluentBitReport, measure_fluent_bit};
+pub use fluent_bit::{FluentBitReport, chunk_of, measure_fluent_bit};
 pub use pii::{PiiReport, measure_pii};
 pub use shadow::{ShadowBenchReport, measure_shadow};
 pub use sidecar::{SidecarReport, measure_sidecar};
