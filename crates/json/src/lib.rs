@@ -20,6 +20,8 @@ mod path;
 mod scan;
 mod string;
 pub mod tape;
+#[cfg(test)]
+mod test_random;
 mod validate;
 mod value;
 mod walk;

@@ -236,13 +236,7 @@ mod tests {
         // Random names: a prefix shared by many (none, short, eight, sixteen or twenty
         // bytes) and a short tail over a small alphabet, so names agree in their packed
         // bytes and differ only late; queries are names and near misses.
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = crate::test_random::below(0x853c_49e6_748f_ea9b);
         for _ in 0..300 {
             let mut set = NameSet::new();
             let mut names: Vec<Vec<u8>> = Vec::new();

@@ -132,13 +132,7 @@ mod tests {
         // ASCII, a high byte alone (invalid), and whole two- and three-byte characters,
         // at every length to 40 (each of the word paths and their overlapping tails).
         let pieces: [&[u8]; 6] = [b"a", b"7", b"\x7f", b"\xff", "é".as_bytes(), "€".as_bytes()];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_random::below(0x9e37_79b9_7f4a_7c15);
         for len in 0..=40 {
             for _ in 0..300 {
                 let mut text = Vec::new();
