@@ -161,16 +161,7 @@ impl Detectors {
     /// bytes, so ranges always fall on character boundaries.
     #[inline]
     pub fn find_bytes(&self, b: &[u8], out: &mut Vec<Found>) {
-        // Most strings are short, or hold neither an `@` nor the digits of any kind:
-        // answered here, in the caller's code (in a module, a call costs a prologue with
-        // stack and epoch checks, for every string of every event).
-        if b.len() < 6 {
-            return;
-        }
-        let (digits, at_sign) = digits_and_at_sign(b);
-        if self.may_hold(digits, at_sign) {
-            self.find_counted(b, digits, at_sign, out, true);
-        }
+        self.find_bytes_filtered(b, out, true);
     }
 
     /// Whether a text with `digits` ASCII digits (and an `@` when `at_sign`) can hold a
@@ -189,8 +180,11 @@ impl Detectors {
 
     /// [`Detectors::find_bytes`], with the prefilters on or (in tests, to check that they
     /// never hide a finding) off: every enabled card, SSN, phone, IPv4 address and date
-    /// is then looked for everywhere.
-    #[cfg(test)]
+    /// is then looked for everywhere. Most strings are short, or hold neither an `@` nor
+    /// the digits of any kind: answered here, inlined into the caller's code (in a
+    /// module, a call costs a prologue with stack and epoch checks, for every string of
+    /// every event).
+    #[inline]
     fn find_bytes_filtered(&self, b: &[u8], out: &mut Vec<Found>, prefilter: bool) {
         if b.len() < 6 {
             return;
