@@ -26,6 +26,7 @@ pub mod explain;
 pub mod fluent_bit;
 pub mod intake;
 pub mod metrics;
+pub mod panics;
 pub mod pass;
 pub mod pipeline;
 pub mod reload;

@@ -7,7 +7,6 @@
 //! panic ever crosses the boundary.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, Once};
 
 use super::filter::Filter;
@@ -150,12 +149,10 @@ unsafe fn install_logger(ins: *mut c_void) {
 
 /// Runs `f`, turning a panic into `fallback` and an error line instead of unwinding into C.
 fn guarded<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::panics::catch(f) {
         Ok(value) => value,
-        Err(panic) => {
-            let message =
-                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
-            print(LOG_ERROR, &format!("{what} panicked: {}", message.unwrap_or_default()));
+        Err(message) => {
+            print(LOG_ERROR, &format!("{what} panicked: {message}"));
             fallback
         }
     }

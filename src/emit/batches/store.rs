@@ -24,6 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::METADATA;
 use crate::config::{Compression, Framing};
 use crate::emit::stamp::{Field, Stamp};
+use crate::panics;
 use crate::pipeline::Events;
 
 /// A batch closed by the writer, with everything decided that must be decided in input
@@ -53,6 +54,15 @@ impl Sealed {
             source,
         }
     }
+
+    fn panicked(&self, message: String) -> WriteError {
+        WriteError::WriterPanicked {
+            object: self.dir.join(&self.name),
+            events: self.events.len(),
+            first: self.first_sequence,
+            message,
+        }
+    }
 }
 
 /// Why batches could not be written. The run must stop: the batch named and every
@@ -73,6 +83,21 @@ pub enum WriteError {
         /// What the file system said.
         #[source]
         source: std::io::Error,
+    },
+    /// Writing an object panicked: a bug in Firehose. The worker reports it as this
+    /// batch's failure (publication stops here) instead of dying with it.
+    #[error(
+        "batch {object} ({events} events from sequence {first}) could not be written: the batch writer panicked ({message}); no later batch is written. This is a bug in Firehose: please report it with this message, then run the input again"
+    )]
+    WriterPanicked {
+        /// The object's final path.
+        object: PathBuf,
+        /// Events in the batch.
+        events: usize,
+        /// `firehose_metadata.sequence` of its first event.
+        first: u64,
+        /// The panic's message.
+        message: String,
     },
     /// A worker thread died; the batches it held are not on disk.
     #[error("a batch writer thread panicked; batches it held are not on disk: run the input again")]
@@ -263,7 +288,10 @@ impl Shared {
     }
 }
 
-/// A worker: writes sealed batches until the writer hangs up.
+/// A worker: writes sealed batches until the writer hangs up. A panic while writing one
+/// is that batch's failure: every ticket gets its `done`, so the batches after it are
+/// not left waiting for a turn that never comes (publication would stall, unreported,
+/// until the run ended).
 fn work(format: Format, receiver: &Receiver<(u64, Sealed)>, shared: &Shared) {
     let mut body = Vec::new();
     let mut stamp = Stamp::none();
@@ -271,10 +299,18 @@ fn work(format: Format, receiver: &Receiver<(u64, Sealed)>, shared: &Shared) {
         let done = if shared.failed.load(Ordering::Acquire) {
             Done::Skipped
         } else {
-            frame(&sealed, format.framing, &mut stamp, &mut body);
-            match compress(format.compression, format.level, &body).and_then(|data| write_temporary(&sealed, &data)) {
-                Ok(written) => Done::Written(written),
-                Err(e) => Done::Failed(sealed.failure(e)),
+            let written = panics::catch(|| {
+                frame(&sealed, format.framing, &mut stamp, &mut body);
+                compress(format.compression, format.level, &body).and_then(|data| write_temporary(&sealed, &data))
+            });
+            match written {
+                Ok(Ok(written)) => Done::Written(written),
+                Ok(Err(e)) => Done::Failed(sealed.failure(e)),
+                Err(message) => {
+                    // Half-updated scratch is not reused.
+                    (body, stamp) = (Vec::new(), Stamp::none());
+                    Done::Failed(sealed.panicked(message))
+                }
             }
         };
         shared.done(ticket, done);
@@ -373,6 +409,54 @@ mod tests {
         let temporary = dir.join(format!(".{name}.tmp"));
         std::fs::write(&temporary, name).unwrap();
         Done::Written(Written { temporary, object: dir.join(name), events: 1, first, bytes: 1 })
+    }
+
+    fn sealed(dir: &Path, name: &str, first: u64, stamped: usize) -> Sealed {
+        let mut events = Events::new();
+        for text in [&br#"{"a": 1}"#[..], br#"{"b": "two"}"#] {
+            events.push(text, &firehose_json::tape_of(text).unwrap());
+        }
+        Sealed {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            id: format!("batch-{first}"),
+            first_sequence: first,
+            events,
+            // One version per event; fewer breaks `frame`'s invariant (a real panic).
+            versions: vec![None; stamped],
+        }
+    }
+
+    #[test]
+    fn a_panic_writing_one_batch_is_that_batch_failure_and_stops_publication_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let format = Format { framing: Framing::Ndjson, compression: Compression::None, level: None };
+        // Two workers: the one that panics must not leave the other's batches waiting.
+        let mut store = Store::start(2, format);
+        store.submit(sealed(dir, "a.ndjson", 1, 2)).unwrap();
+        store.submit(sealed(dir, "b.ndjson", 3, 1)).unwrap();
+        for (i, name) in ["c.ndjson", "d.ndjson", "e.ndjson"].into_iter().enumerate() {
+            // Refused once the failure is known; queued before that.
+            if store.submit(sealed(dir, name, 5 + 2 * i as u64, 2)).is_err() {
+                break;
+            }
+        }
+        // The failure is reported while the run goes on, not only when it ends.
+        let reported = (0..3000).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            store.check().err()
+        });
+        let error = reported.expect("the panicked batch is reported by `check`");
+        let text = error.to_string();
+        assert!(matches!(error, WriteError::WriterPanicked { first: 3, events: 2, .. }), "{text}");
+        assert!(text.contains("b.ndjson") && text.contains("index out of bounds"), "{text}");
+        // Every worker is alive to be joined (none died), and the failure was reported once.
+        assert!(matches!(store.close(), Err(WriteError::Stopped)));
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["a.ndjson"], "the batch before is published; none after it, no temporaries left");
     }
 
     #[test]
