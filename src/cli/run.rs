@@ -23,6 +23,7 @@ use firehose::emit::location::DeadLetterPath;
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
 use firehose::metrics::Metrics;
+use firehose::panics;
 use firehose::pass::{LivePass, Passed};
 use firehose::reload::{Live, Reloader, WatchOptions, Watcher};
 use firehose::shadow::Shadow;
@@ -288,7 +289,14 @@ impl Output for Batches {
 /// What a worker hands the writer: a chunk's prepared results and its place in the input.
 struct Done<P> {
     seq: u64,
-    prepared: P,
+    prepared: Result<P, Panicked>,
+}
+
+/// A worker panicked on a chunk (a bug in Firehose): the run stops when the chunk's turn
+/// to be written comes, with everything before it written.
+struct Panicked {
+    first_line: u64,
+    message: String,
 }
 
 fn run_with<O: Output>(
@@ -414,6 +422,13 @@ fn write_in_order<O: Output>(
         let mut wrote = false;
         while let Some(prepared) = pending.remove(&next) {
             next += 1;
+            let prepared = prepared.map_err(|Panicked { first_line, message }| {
+                anyhow::anyhow!(
+                    "a pipeline worker panicked on the events from input line {first_line} ({message}); \
+                     every event before that line is written, none from it on. This is a bug in \
+                     Firehose: please report it with this message, then run the input again from line {first_line}"
+                )
+            })?;
             let counts = output.write(prepared)?;
             metrics.events(&counts);
             *totals += counts;
@@ -439,16 +454,24 @@ fn work<O: Output>(
 ) {
     let mut pass = LivePass::new(live).with_metrics(metrics.clone()).with_shadow(shadow);
     for chunk in chunks.iter() {
-        let intake = match chunk.body {
-            ChunkBody::Split(intake) => intake,
-            ChunkBody::Lines(text) => {
-                let mut intake = Intake::default();
-                intake::ndjson(&text, chunk.first_line, &mut intake);
-                intake
-            }
-        };
-        let prepared = O::prepare(pass.run(intake));
-        if done.send(Done { seq: chunk.seq, prepared }).is_err() {
+        let prepared = panics::catch(|| {
+            let intake = match chunk.body {
+                ChunkBody::Split(intake) => intake,
+                ChunkBody::Lines(text) => {
+                    let mut intake = Intake::default();
+                    intake::ndjson(&text, chunk.first_line, &mut intake);
+                    intake
+                }
+            };
+            O::prepare(pass.run(intake))
+        });
+        // After a panic this worker's pass may be half-updated: it hands the failure to
+        // the writer, which stops the run at that chunk's turn, and stops. Dying instead
+        // would leave the writer waiting for that chunk while the other workers' results
+        // pile up, unwritten, until the input ended.
+        let panicked = prepared.is_err();
+        let prepared = prepared.map_err(|message| Panicked { first_line: chunk.first_line, message });
+        if done.send(Done { seq: chunk.seq, prepared }).is_err() || panicked {
             return;
         }
     }
@@ -485,5 +508,84 @@ impl MetricsFile {
             .with_context(|| format!("--metrics-file: writing {}", self.path.display()))?;
         self.written = Instant::now();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firehose::config::PipelineConfig;
+
+    /// Writes how many events each chunk delivered; preparing a chunk that holds an
+    /// `"explode"` event panics, as a bug on a worker would.
+    #[derive(Default)]
+    struct Exploding {
+        written: Vec<usize>,
+    }
+
+    impl Output for Exploding {
+        type Prepared = Passed;
+
+        fn prepare(passed: Passed) -> Passed {
+            let delivered = &passed.outcome().delivered;
+            assert!(!delivered.iter().any(|event| event.starts_with(br#"{"explode""#)), "exploded on purpose");
+            passed
+        }
+
+        fn write(&mut self, passed: Passed) -> anyhow::Result<Counts> {
+            self.written.push(passed.outcome().delivered.len());
+            Ok(passed.counts())
+        }
+
+        fn finish(&mut self) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        fn summary(&self) -> (String, String) {
+            Default::default()
+        }
+    }
+
+    /// A pipeline without stages: every event is delivered as it came.
+    fn pass_through() -> Arc<Live> {
+        let engine = Engine::new(None).unwrap();
+        let text = "name: t\nstages:\n  - {name: s, module: unused.wasm}\n";
+        let config = PipelineConfig::parse(Path::new("pipeline.yaml"), text).unwrap().with_stages(Vec::new());
+        Live::new(Pipeline::build(&engine, config).unwrap())
+    }
+
+    fn chunk(seq: u64, lines: &str) -> Chunk {
+        Chunk { seq, first_line: 1 + 2 * seq, body: ChunkBody::Lines(lines.as_bytes().to_vec()) }
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_run_at_its_chunk_with_everything_before_it_written() {
+        let (live, metrics) = (pass_through(), Arc::new(Metrics::new()));
+        let (chunk_tx, chunk_rx) = crossbeam_channel::unbounded();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        for (seq, lines) in ["{\"a\":1}\n{\"a\":2}\n", "{\"b\":1}\n{\"explode\":true}\n", "{\"c\":1}\n{\"c\":2}\n"]
+            .into_iter()
+            .enumerate()
+        {
+            chunk_tx.send(chunk(seq as u64, lines)).unwrap();
+        }
+        drop(chunk_tx);
+        let mut output = Exploding::default();
+        let mut totals = Counts::default();
+        let written = std::thread::scope(|scope| {
+            // Two workers: the other one goes on to the third chunk, which must not be
+            // written either (it comes after the chunk that failed).
+            for _ in 0..2 {
+                let (rx, tx, live, metrics) = (chunk_rx.clone(), done_tx.clone(), live.clone(), metrics.clone());
+                scope.spawn(move || work::<Exploding>(&live, &metrics, None, rx, tx));
+            }
+            drop(done_tx);
+            write_in_order(&done_rx, &mut output, &mut totals, &metrics, None)
+        });
+        let error = written.expect_err("the panic stops the run").to_string();
+        assert!(error.contains("from input line 3 (exploded on purpose)"), "{error}");
+        assert!(error.contains("run the input again from line 3"), "{error}");
+        assert_eq!(output.written, [2], "only the chunk before the one that failed is written");
+        assert_eq!(totals.delivered, 2);
     }
 }
