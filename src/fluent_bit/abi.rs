@@ -7,7 +7,7 @@
 //! panic ever crosses the boundary.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, Once, OnceLock};
 
 use super::filter::Filter;
 
@@ -81,11 +81,53 @@ pub const PLUGIN: FilterPlugin = FilterPlugin {
     head: [std::ptr::null_mut(); 2],
 };
 
-unsafe extern "C" {
-    fn flb_filter_get_property(key: *const c_char, ins: *mut c_void) -> *const c_char;
-    fn flb_filter_set_context(ins: *mut c_void, context: *mut c_void);
-    fn flb_log_print(level: c_int, file: *const c_char, line: c_int, fmt: *const c_char, ...);
+/// The Fluent Bit functions the plugin calls, found in the running process at first use
+/// (`dlsym(RTLD_DEFAULT, …)`: the same global scope the dynamic loader binds a plugin's
+/// undefined symbols against) instead of linked. A link-time reference would leave every
+/// executable that links this crate with the `fluent-bit` feature (the workspace's test
+/// binaries, built with `-rdynamic`) with undefined symbols.
+struct FluentBit {
+    get_property: GetProperty,
+    set_context: SetContext,
+    log_print: LogPrint,
 }
+
+/// `flb_filter_get_property`.
+type GetProperty = unsafe extern "C" fn(key: *const c_char, ins: *mut c_void) -> *const c_char;
+/// `flb_filter_set_context`.
+type SetContext = unsafe extern "C" fn(ins: *mut c_void, context: *mut c_void);
+/// `flb_log_print`.
+type LogPrint = unsafe extern "C" fn(level: c_int, file: *const c_char, line: c_int, fmt: *const c_char, ...);
+
+/// Fluent Bit's functions, or `None` when the plugin was loaded by a process without them.
+fn fluent_bit() -> Option<&'static FluentBit> {
+    static FUNCTIONS: OnceLock<Option<FluentBit>> = OnceLock::new();
+    FUNCTIONS
+        .get_or_init(|| {
+            // SAFETY: each name is looked up with the signature Fluent Bit 5.x declares
+            // for it (flb_filter.h, flb_log.h); a missing one makes the whole set None.
+            unsafe {
+                Some(FluentBit {
+                    get_property: std::mem::transmute::<*mut c_void, GetProperty>(lookup(c"flb_filter_get_property")?),
+                    set_context: std::mem::transmute::<*mut c_void, SetContext>(lookup(c"flb_filter_set_context")?),
+                    log_print: std::mem::transmute::<*mut c_void, LogPrint>(lookup(c"flb_log_print")?),
+                })
+            }
+        })
+        .as_ref()
+}
+
+/// The address of `name` in the process's global scope, if it is there.
+fn lookup(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads.
+    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!address.is_null()).then_some(address)
+}
+
+/// Why init fails when [`fluent_bit`] is `None`.
+const NOT_IN_FLUENT_BIT: &str = "[filter:firehose] cannot start: flb_filter_get_property, flb_filter_set_context or \
+     flb_log_print is not in this process; load flb-filter_firehose.so from Fluent Bit 5.x (`fluent-bit -e` or \
+     plugins_file)";
 
 const LOG_ERROR: c_int = 1;
 const LOG_WARN: c_int = 2;
@@ -95,8 +137,13 @@ const LOG_TRACE: c_int = 5;
 
 fn print(level: c_int, message: &str) {
     let line = CString::new(format!("[filter:firehose] {message}").replace('\0', " ")).expect("no NUL left");
-    // SAFETY: a constant format and one NUL-terminated string argument.
-    unsafe { flb_log_print(level, std::ptr::null(), 0, c"%s".as_ptr(), line.as_ptr()) };
+    match fluent_bit() {
+        // SAFETY: a constant format and one NUL-terminated string argument.
+        Some(fluent_bit) => unsafe {
+            (fluent_bit.log_print)(level, std::ptr::null(), 0, c"%s".as_ptr(), line.as_ptr())
+        },
+        None => eprintln!("{}", line.to_string_lossy()),
+    }
 }
 
 /// Sends the `log` crate's records (module logs, reloads) to Fluent Bit's log.
@@ -165,19 +212,23 @@ unsafe extern "C" fn pre_run(_ins: *mut c_void, _config: *mut c_void, _data: *mu
 
 unsafe extern "C" fn init(ins: *mut c_void, _config: *mut c_void, _data: *mut c_void) -> c_int {
     guarded("init", -1, || {
+        let Some(fluent_bit) = fluent_bit() else {
+            eprintln!("{NOT_IN_FLUENT_BIT}");
+            return -1;
+        };
         // SAFETY: Fluent Bit passes its filter instance.
         unsafe { install_logger(ins) };
         let property = |key: &str| -> Option<String> {
             let key = CString::new(key).ok()?;
             // SAFETY: valid instance and NUL-terminated key; the value lives as long as the instance.
-            let value = unsafe { flb_filter_get_property(key.as_ptr(), ins) };
+            let value = unsafe { (fluent_bit.get_property)(key.as_ptr(), ins) };
             (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) }.to_string_lossy().into_owned())
         };
         match Filter::start(property) {
             Ok(filter) => {
                 let context = Box::into_raw(Box::new(Mutex::new(filter)));
                 // SAFETY: a non-NULL context, so that cb_exit is called.
-                unsafe { flb_filter_set_context(ins, context.cast()) };
+                unsafe { (fluent_bit.set_context)(ins, context.cast()) };
                 0
             }
             Err(e) => {
