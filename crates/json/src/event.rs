@@ -81,9 +81,16 @@ pub struct Key<'a> {
 
 impl Key<'_> {
     /// Whether the key equals `name`.
-    #[inline]
+    #[inline(always)]
     pub fn is(&self, name: &str) -> bool {
-        if self.escaped { super::unescape(self.raw).is_some_and(|k| k == name) } else { self.raw == name.as_bytes() }
+        if self.escaped { self.unescaped_is(name) } else { super::bytes_equal(self.raw, name.as_bytes()) }
+    }
+
+    /// [`Key::is`] for a key written with escapes: rare, kept out of the callers' code.
+    #[cold]
+    #[inline(never)]
+    fn unescaped_is(&self, name: &str) -> bool {
+        super::unescape(self.raw).is_some_and(|k| k == name)
     }
 
     /// The index of the key in `names`, if it is one of them.
@@ -341,6 +348,18 @@ mod tests {
         names.insert(br#"acc"t"#);
         let found: Vec<Option<usize>> = event.root().members().map(|(key, _)| key.find_in(&names)).collect();
         assert_eq!(found, [Some(0), Some(0), Some(1), None]);
+    }
+
+    #[test]
+    fn keys_equal_names_escaped_or_not_and_at_any_length() {
+        let text =
+            br#"{"flow_id": 1, "flow\u005fid": 2, "flow_ie": 3, "a_key_longer_than_16": 4, "a_key_longer_than_17": 5}"#;
+        let tape = tape_of(text).unwrap();
+        let event = Event::new(text, &tape);
+        let is = |name: &str| -> Vec<bool> { event.root().members().map(|(key, _)| key.is(name)).collect() };
+        assert_eq!(is("flow_id"), [true, true, false, false, false]);
+        assert_eq!(is("flow_i"), [false; 5]);
+        assert_eq!(is("a_key_longer_than_17"), [false, false, false, false, true]);
     }
 
     fn all(path: &str) -> Vec<String> {

@@ -32,7 +32,7 @@ pub use edit::Splices;
 pub use edits::{Applier, Edit, EditAction, EditError};
 pub use event::{Event, Key, Members, Value, tape_of};
 pub use matcher::{PathMatcher, State, Step};
-pub use names::NameSet;
+pub use names::{NameSet, bytes_equal};
 pub use path::{Path, PathError, Segment, Selector};
 pub use scan::{Error, Field, Fields, Items, is_plain_ascii, scan_string, skip_value, skip_ws};
 pub use string::{unescape, utf8, write_string, write_string_body};

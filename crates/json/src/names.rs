@@ -161,6 +161,14 @@ fn tail_hash(tail: &[u8]) -> u64 {
     tail.chunks(8).fold(0, |hash, word| (hash ^ prefix(word)).wrapping_mul(K).rotate_left(29))
 }
 
+/// Whether `a` and `b` are the same bytes: slice equality for code that runs in a module,
+/// where `==` on slices calls `memcmp`, a byte loop there (see [`same_bytes`]).
+/// Up to sixteen bytes (most names and enum-like values) are two words each.
+#[inline(always)]
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && if a.len() <= 16 { packed(a) == packed(b) } else { same_bytes(a, b) }
+}
+
 /// Whether `a` and `b`, of the same length, hold the same bytes, compared eight at a
 /// time: slice equality calls `memcmp`, which in a module is a byte loop (~18
 /// instructions a byte with its epoch check).
@@ -276,6 +284,24 @@ mod tests {
         // sixteen bytes put all of them in one cluster, 100,000 slots long).
         assert!(set.longest_probe() < 64, "longest probe {}", set.longest_probe());
         assert_eq!(set.find(b"5f3c2a1b9d8e7f6a5b4c100000"), None);
+    }
+
+    #[test]
+    fn bytes_equal_is_slice_equality_at_every_length_and_difference() {
+        let text = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=text.len() {
+            let a = &text[..n];
+            assert!(bytes_equal(a, a), "{n} bytes");
+            for cut in 0..n {
+                assert!(!bytes_equal(a, &text[..cut]) && !bytes_equal(&text[..cut], a), "{n} against {cut} bytes");
+            }
+            // One byte differs, at each place: every word must be compared.
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!bytes_equal(a, &b), "{n} bytes, differing at {at}");
+            }
+        }
     }
 
     #[test]

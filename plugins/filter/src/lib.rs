@@ -47,14 +47,19 @@ impl Filter {
             }
             if want_outcome {
                 let outcome = outcome.as_deref().unwrap_or("");
-                let included = self.outcome.is_empty() || self.outcome.iter().any(|o| o == outcome);
-                if !included || self.exclude_outcome.iter().any(|o| o == outcome) {
+                let included = self.outcome.is_empty() || self.outcome.iter().any(|o| same(o, outcome));
+                if !included || self.exclude_outcome.iter().any(|o| same(o, outcome)) {
                     return false;
                 }
             }
         }
         self.condition.as_ref().is_none_or(|c| c.holds(event))
     }
+}
+
+/// Whether two texts are equal, without `memcmp` (a byte loop in a module).
+fn same(a: &str, b: &str) -> bool {
+    firehose_sdk::json::bytes_equal(a.as_bytes(), b.as_bytes())
 }
 
 /// Reads the top-level `event_type` and `outcome` strings in one pass over the root's
