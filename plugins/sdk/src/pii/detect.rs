@@ -968,6 +968,7 @@ fn valid_domain(domain: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_random::below;
 
     fn found(text: &str) -> Vec<(PiiKind, &str)> {
         let mut out = Vec::new();
@@ -1090,16 +1091,6 @@ mod tests {
                 assert_eq!(digits_and_at_sign(&text), expected(&text), "{text:?}");
                 assert_eq!(digits_and_at_sign_by_words(&text), expected(&text), "{text:?}");
             }
-        }
-    }
-
-    /// A repeatable source of numbers below its argument (xorshift from `seed`).
-    fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
-        move |n| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
         }
     }
 

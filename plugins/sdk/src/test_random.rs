@@ -1,0 +1,11 @@
+//! A repeatable source of random numbers for this crate's tests.
+
+/// Numbers below the argument, from an xorshift generator started at `seed`.
+pub(crate) fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
