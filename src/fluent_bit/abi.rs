@@ -125,9 +125,8 @@ fn lookup(name: &CStr) -> Option<*mut c_void> {
 }
 
 /// Why init fails when [`fluent_bit`] is `None`.
-const NOT_IN_FLUENT_BIT: &str = "[filter:firehose] cannot start: flb_filter_get_property, flb_filter_set_context or \
-     flb_log_print is not in this process; load flb-filter_firehose.so from Fluent Bit 5.x (`fluent-bit -e` or \
-     plugins_file)";
+const NOT_IN_FLUENT_BIT: &str = "cannot start: flb_filter_get_property, flb_filter_set_context or flb_log_print is \
+     not in this process; load flb-filter_firehose.so from Fluent Bit 5.x (`fluent-bit -e` or plugins_file)";
 
 const LOG_ERROR: c_int = 1;
 const LOG_WARN: c_int = 2;
@@ -213,7 +212,8 @@ unsafe extern "C" fn pre_run(_ins: *mut c_void, _config: *mut c_void, _data: *mu
 unsafe extern "C" fn init(ins: *mut c_void, _config: *mut c_void, _data: *mut c_void) -> c_int {
     guarded("init", -1, || {
         let Some(fluent_bit) = fluent_bit() else {
-            eprintln!("{NOT_IN_FLUENT_BIT}");
+            // Without Fluent Bit's log, `print` writes to stderr.
+            print(LOG_ERROR, NOT_IN_FLUENT_BIT);
             return -1;
         };
         // SAFETY: Fluent Bit passes its filter instance.
