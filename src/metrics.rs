@@ -44,7 +44,9 @@ struct StageModule {
 }
 
 /// Dead letters by where and why: `reason` is `unreadable` (stage `intake`, before any
-/// rule) or `rejected` (by the stage's rules, or a failed call into its module).
+/// rule) or `rejected` (by the stage's rules, or a failed call into its module); stage
+/// `plugin` counts the records of Fluent Bit chunks taken out of the stream whole
+/// (`unreadable`: not msgpack; `failed`: the plugin failed on the chunk).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Refusal {
     stage: String,
@@ -148,7 +150,7 @@ impl Metrics {
         registry.register("firehose_stage_dropped", "Events dropped by each stage's rules", stage_dropped.clone());
         registry.register(
             "firehose_dead_letters",
-            "Events dead-lettered by the rules, by stage and reason (unreadable, rejected)",
+            "Events dead-lettered, by stage and reason (unreadable, rejected; stage plugin: Fluent Bit chunks taken out whole, unreadable or failed)",
             dead_letters.clone(),
         );
         registry.register(
@@ -204,6 +206,13 @@ impl Metrics {
         ] {
             self.events.get_or_create(&Outcome { outcome }).inc_by(n);
         }
+    }
+
+    /// Counts `letters` records of a Fluent Bit chunk taken out of the stream whole, for
+    /// `reason` (`unreadable` or `failed`).
+    pub fn taken_out(&self, letters: u64, reason: &'static str) {
+        let refusal = Refusal { stage: "plugin".into(), module: String::new(), reason };
+        self.dead_letters.get_or_create(&refusal).inc_by(letters);
     }
 
     /// Records one batch pass: its size, its stages' times and what each stage dropped,

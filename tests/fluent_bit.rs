@@ -413,9 +413,30 @@ fn untouched_chunks_are_notouch_and_dropping_everything_is_an_empty_buffer() {
     let path = pipeline(&dir, "keep");
     let drop_all = Filter::init(&loaded, &[("Pipeline", &path), ("Watch", "off")]).unwrap();
     assert_eq!(drop_all.filter(&chunk(&[v2(1, 0, Mp::Map(vec![]), body(0, "keep"))])), Some(Vec::new()));
-    // A chunk that is not msgpack passes on unchanged, with a warning.
-    assert_eq!(drop_all.filter(&[0xc1, 0x00]), None);
-    assert!(host().lock().unwrap().log.iter().any(|l| l.contains("not valid msgpack")));
+}
+
+#[test]
+fn a_chunk_that_is_not_msgpack_is_taken_out_whole_and_dead_lettered_not_passed_on() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let (filter, dead) = skipping_filter(&loaded, &dir);
+    // A record with personal data, then a byte msgpack never uses: the chunk cannot be
+    // split into records, so the plugin cannot tell where that record's SSN is.
+    let mut input = chunk(&[v2(1, 0, Mp::Map(vec![]), body(0, "keep"))]);
+    input.push(0xc1);
+    assert_eq!(filter.filter(&input), Some(Vec::new()), "taken out: passed on, its SSN would go out unmasked");
+    let log = host().lock().unwrap().log.join("\n");
+    assert!(log.contains("chunk of tag `dummy.0` taken out of the stream"), "{log}");
+    assert!(log.contains("not valid msgpack records"), "{log}");
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(letters.trim()).expect("one dead letter for the chunk");
+    assert_eq!(letter["line"], 0, "the whole chunk: {letter}");
+    assert_eq!(letter["tag"], "dummy.0", "{letter}");
+    assert!(letter["reason"].as_str().unwrap().contains("not valid msgpack records"), "{letter}");
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(letter["raw_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, input, "the chunk's exact bytes, to replay it");
 }
 
 #[test]
@@ -490,6 +511,16 @@ fn metrics_listen_serves_the_plugins_own_numbers_after_a_known_chunk() {
         "firehose_stage_seconds_count{stage=\"mask\"} 1",
         "firehose_swaps{outcome=\"done\"} 0",
         "firehose_rules_version_info{version=",
+    ] {
+        assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
+    }
+    // A chunk taken out whole counts as one event in, dead-lettered by the plugin.
+    assert_eq!(filter.filter(&[0xc1]), Some(Vec::new()));
+    let (_, metrics) = http_get(&addr, "/metrics").expect("Metrics_Listen answers");
+    for needle in [
+        "firehose_events_total{outcome=\"in\"} 5",
+        "firehose_events_total{outcome=\"dead_lettered\"} 2",
+        "firehose_dead_letters_total{stage=\"plugin\",module=\"\",reason=\"unreadable\"} 1",
     ] {
         assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
     }

@@ -9,7 +9,7 @@
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::sync::{Mutex, Once, OnceLock};
 
-use super::filter::Filter;
+use super::filter::{ChunkFailure, Filter};
 
 /// `FLB_FILTER_MODIFIED`: `*out_buf` replaces the chunk.
 pub const MODIFIED: c_int = 1;
@@ -267,38 +267,59 @@ unsafe extern "C" fn filter(
             (chunk, String::from_utf8_lossy(tag), &*(context as *const Mutex<Filter>))
         };
         let mut filter = filter.lock().unwrap_or_else(|e| e.into_inner());
-        match filter.process(&tag, chunk) {
-            Ok(None) => NOTOUCH,
-            Ok(Some(output)) => {
-                if output.is_empty() {
-                    // SAFETY: Fluent Bit passes valid out-pointers.
-                    unsafe {
-                        *out_buf = std::ptr::null_mut();
-                        *out_bytes = 0;
-                    }
-                    return MODIFIED;
-                }
-                // Fluent Bit frees the buffer with free(): it must come from malloc.
-                // SAFETY: malloc of a non-zero size; checked for NULL before use.
-                let buffer = unsafe { libc::malloc(output.len()) };
-                if buffer.is_null() {
-                    print(LOG_ERROR, "out of memory; chunk passed on unfiltered");
-                    return NOTOUCH;
-                }
-                // SAFETY: `buffer` holds `output.len()` bytes; the out-pointers are valid.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(output.as_ptr(), buffer.cast::<u8>(), output.len());
-                    *out_buf = buffer;
-                    *out_bytes = output.len();
-                }
-                MODIFIED
+        let output = match filter.process(&tag, chunk) {
+            Ok(None) => return NOTOUCH,
+            Ok(Some(output)) => output,
+            Err(taken_out) => {
+                print(LOG_WARN, &crate::error::report(&taken_out));
+                taken_out.kept
             }
-            Err(e) => {
-                print(LOG_WARN, &crate::error::report(&e));
-                NOTOUCH
+        };
+        // SAFETY: Fluent Bit passes valid out-pointers.
+        match unsafe { hand_over(&output, out_buf, out_bytes) } {
+            Ok(()) => MODIFIED,
+            Err(OutOfMemory) => {
+                // Not passed on as it came: its records would go out unmasked.
+                let taken_out = filter.take_out(&tag, chunk, ChunkFailure::OutOfMemory(output.len()));
+                print(LOG_ERROR, &crate::error::report(&taken_out));
+                // SAFETY: as above; an empty output needs no buffer.
+                let Ok(()) = (unsafe { hand_over(&[], out_buf, out_bytes) }) else { unreachable!("no allocation") };
+                MODIFIED
             }
         }
     })
+}
+
+/// `malloc` could not give the output buffer.
+struct OutOfMemory;
+
+/// Gives `output` to Fluent Bit as a chunk's new contents: a copy in a `malloc`ed
+/// buffer, which Fluent Bit frees with `free()`; NULL and 0 for an empty output (every
+/// record dropped).
+///
+/// # Safety
+/// `out_buf` and `out_bytes` must be valid for writes.
+unsafe fn hand_over(output: &[u8], out_buf: *mut *mut c_void, out_bytes: *mut usize) -> Result<(), OutOfMemory> {
+    if output.is_empty() {
+        // SAFETY: the caller passes valid out-pointers.
+        unsafe {
+            *out_buf = std::ptr::null_mut();
+            *out_bytes = 0;
+        }
+        return Ok(());
+    }
+    // SAFETY: malloc of a non-zero size; checked for NULL before use.
+    let buffer = unsafe { libc::malloc(output.len()) };
+    if buffer.is_null() {
+        return Err(OutOfMemory);
+    }
+    // SAFETY: `buffer` holds `output.len()` bytes; the caller passes valid out-pointers.
+    unsafe {
+        std::ptr::copy_nonoverlapping(output.as_ptr(), buffer.cast::<u8>(), output.len());
+        *out_buf = buffer;
+        *out_bytes = output.len();
+    }
+    Ok(())
 }
 
 unsafe extern "C" fn exit(context: *mut c_void, _config: *mut c_void) -> c_int {

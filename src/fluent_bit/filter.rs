@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::intake::{Intake, Malformed};
 use crate::metrics::Metrics;
 use crate::pass::{Delivered, LivePass, Passed, Placed, Sink};
+use crate::pipeline::Counts;
 use crate::reload::{Live, Reloader, WatchOptions, Watcher};
 use crate::shadow::{Shadow, ShadowOptions};
 use crate::{Error, Pipeline};
@@ -72,12 +73,14 @@ pub trait ChunkPass {
     fn stamp(&self) -> &Stamp;
 }
 
-/// The live rules with the version written where `Version_Field` says; each chunk's
-/// events are counted in the metrics (a chunk's sink never refuses an event, so its
-/// counts are final when the pass is done).
+/// The live rules with the version written where `Version_Field` says. A chunk's sink
+/// never refuses an event, so its counts are final when the pass is done; they are
+/// counted in the metrics once the chunk is through (a chunk the plugin fails on is
+/// counted as dead-lettered instead).
 struct StampedPass {
     pass: LivePass,
-    metrics: Arc<Metrics>,
+    /// The counts of the chunk being filtered, not yet in the metrics.
+    pending: Counts,
     place: Place,
     /// The stamp of `version`.
     stamp: Stamp,
@@ -87,7 +90,7 @@ struct StampedPass {
 impl ChunkPass for StampedPass {
     fn run(&mut self, intake: Intake) -> Passed {
         let passed = self.pass.run(intake);
-        self.metrics.events(&passed.counts());
+        self.pending = passed.counts();
         if passed.version().id != self.version {
             self.version = passed.version().id.clone();
             self.stamp = Stamp::version_at(&self.place, &self.version);
@@ -108,6 +111,8 @@ pub struct Filter {
     dead_letter_path: PathBuf,
     metrics: Arc<Metrics>,
     live: Arc<Live>,
+    /// The `Shadow` candidate, kept to start a fresh pass after a failed chunk.
+    shadow: Option<Arc<Shadow>>,
     endpoint: Option<MetricsEndpoint>,
     // Dropped last: stops the watcher thread, then the engine's epoch thread.
     watcher: Option<Watcher>,
@@ -154,7 +159,8 @@ impl Filter {
         } else {
             None
         };
-        let pass = LivePass::new(&live).with_metrics(metrics.clone()).with_shadow(start_shadow(&engine, &property)?);
+        let shadow = start_shadow(&engine, &property)?;
+        let pass = LivePass::new(&live).with_metrics(metrics.clone()).with_shadow(shadow.clone());
         let version = pass.version().id.clone();
         let stamp = Stamp::version_at(&place, &version);
         log::info!(
@@ -165,7 +171,8 @@ impl Filter {
             if watch { ", watching for changes" } else { "" }
         );
         Ok(Filter {
-            pass: StampedPass { pass, metrics: metrics.clone(), place, stamp, version },
+            pass: StampedPass { pass, pending: Counts::default(), place, stamp, version },
+            shadow,
             dead_letters: None,
             dead_letter_path,
             metrics,
@@ -192,15 +199,55 @@ impl Filter {
     }
 
     /// Runs one chunk. `Ok(None)`: pass it on unchanged; `Ok(Some(bytes))`: replace it
-    /// (empty when every record was dropped). A chunk that is not msgpack records is
-    /// passed on unchanged with the reason.
+    /// (empty when every record was dropped).
+    ///
+    /// Fails closed: a chunk that is not msgpack records, or that the plugin fails on (a
+    /// panic, which is a bug), is taken out of the stream and its records are
+    /// dead-lettered with the reason. Passed on, they would reach the destination with
+    /// their personal data unmasked. The error says why and holds what goes on instead
+    /// (the chunk's group markers).
     pub fn process(&mut self, tag: &str, chunk: &[u8]) -> Result<Option<Vec<u8>>, ChunkError> {
         let mut dead = Vec::new();
-        let result = filter_chunk(&mut self.pass, tag, chunk, &mut dead);
-        // Last, so that a failure on the way leaves no record both dead-lettered and
-        // passed on.
+        let filtered = filter_chunk_caught(&mut self.pass, tag, chunk, &mut dead);
+        let pending = std::mem::take(&mut self.pass.pending);
+        match filtered {
+            Ok(output) => {
+                self.metrics.events(&pending);
+                // Last, so that a failure on the way leaves no record both dead-lettered
+                // and passed on.
+                self.store_dead_letters(tag, &dead);
+                Ok(output)
+            }
+            Err(cause) => {
+                if let ChunkFailure::Panicked(_) = cause {
+                    // The pass broke half-way: its state is not to be trusted again.
+                    self.pass.pass =
+                        LivePass::new(&self.live).with_metrics(self.metrics.clone()).with_shadow(self.shadow.clone());
+                }
+                Err(self.take_out(tag, chunk, cause))
+            }
+        }
+    }
+
+    /// Takes `chunk` out of the stream: every log record goes to the dead-letter file
+    /// with `cause` as its reason (the body's exact bytes, the tag and the record's
+    /// time), or the whole chunk as one letter (`line` 0) when it cannot be split into
+    /// records. For a chunk that went through but could not be handed back to Fluent
+    /// Bit, too.
+    pub fn take_out(&mut self, tag: &str, chunk: &[u8], cause: ChunkFailure) -> ChunkError {
+        let mut dead = Vec::new();
+        let reason = format!("taken out of the stream with its whole chunk: {}", crate::error::report(&cause));
+        let (kept, letters) = dead_letter_chunk(tag, chunk, &reason, &mut dead);
+        // A chunk that went through had its events counted then (as delivered or
+        // dropped); the others count here, as in and dead-lettered.
+        if !matches!(cause, ChunkFailure::OutOfMemory(_)) {
+            let mut counts = Counts::default();
+            counts.add_unreadable(letters);
+            self.metrics.events(&counts);
+        }
+        self.metrics.taken_out(letters as u64, cause.label());
         self.store_dead_letters(tag, &dead);
-        result.map_err(|source| ChunkError { tag: tag.to_string(), source })
+        ChunkError { tag: tag.to_string(), dead_letters: self.dead_letter_path.clone(), cause, kept }
     }
 
     /// Appends to the dead-letter file, opening it on first use.
@@ -261,15 +308,89 @@ fn start_shadow(
     Ok(Some(shadow))
 }
 
-/// A chunk that could not be read as msgpack records; it is passed on unchanged.
+/// A chunk taken out of the stream whole ([`Filter::process`] fails closed): its
+/// records are in the dead-letter file instead.
 #[derive(Debug, thiserror::Error)]
-#[error("chunk of tag `{tag}` is not valid msgpack; passed on unchanged")]
+#[error("chunk of tag `{tag}` taken out of the stream, its records dead-lettered to {}", dead_letters.display())]
 pub struct ChunkError {
     /// The chunk's tag.
     pub tag: String,
-    /// Where the msgpack breaks.
+    /// The dead-letter file.
+    pub dead_letters: PathBuf,
+    /// Why.
     #[source]
-    pub source: DecodeError,
+    pub cause: ChunkFailure,
+    /// What goes on instead: the chunk's records that are not log records (group
+    /// markers), byte for byte; empty when the chunk could not be split.
+    pub kept: Vec<u8>,
+}
+
+/// Why a chunk was taken out of the stream.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkFailure {
+    /// It is not msgpack records.
+    #[error("the chunk is not valid msgpack records")]
+    NotMsgpack(#[source] DecodeError),
+    /// The plugin panicked on it.
+    #[error("the plugin failed on it (a bug in Firehose; please report it with this message): {0}")]
+    Panicked(String),
+    /// The output buffer for Fluent Bit could not be allocated.
+    #[error("out of memory for the {0} bytes of the filtered chunk")]
+    OutOfMemory(usize),
+}
+
+impl ChunkFailure {
+    /// The `reason` label of `firehose_dead_letters` for its records.
+    fn label(&self) -> &'static str {
+        match self {
+            ChunkFailure::NotMsgpack(_) => "unreadable",
+            ChunkFailure::Panicked(_) | ChunkFailure::OutOfMemory(_) => "failed",
+        }
+    }
+}
+
+/// [`filter_chunk`], with a panic on the way caught: a chunk that is not msgpack
+/// records or that the plugin fails on is a [`ChunkFailure`], and whatever dead letters
+/// the failed pass had written are dropped (every record is dead-lettered again with the
+/// failure when the chunk is taken out).
+pub fn filter_chunk_caught(
+    pass: &mut impl ChunkPass,
+    tag: &str,
+    chunk: &[u8],
+    dead: &mut Vec<u8>,
+) -> Result<Option<Vec<u8>>, ChunkFailure> {
+    let written = dead.len();
+    let failure = match crate::panics::catch(|| filter_chunk(pass, tag, chunk, dead)) {
+        Ok(Ok(output)) => return Ok(output),
+        Ok(Err(decode)) => ChunkFailure::NotMsgpack(decode),
+        Err(panic) => ChunkFailure::Panicked(panic),
+    };
+    dead.truncate(written);
+    Err(failure)
+}
+
+/// Dead-letters every log record of `chunk` with `reason` (see [`Filter::take_out`]);
+/// returns the records that go on (group markers) and how many letters were written.
+fn dead_letter_chunk(tag: &str, chunk: &[u8], reason: &str, dead: &mut Vec<u8>) -> (Vec<u8>, usize) {
+    // Splitting is what may have panicked: then the chunk is one letter.
+    let records = crate::panics::catch(|| msgpack::records(chunk)).ok().and_then(Result::ok);
+    let Some(records) = records else {
+        let origin = [("tag", serde_json::Value::from(tag))];
+        emit::dead_letter_with(0, None, reason, chunk, &origin, dead);
+        return (Vec::new(), 1);
+    };
+    let (mut kept, mut letters) = (Vec::new(), 0);
+    for (r, record) in records.iter().enumerate() {
+        match record {
+            Record::Log(log) => {
+                let origin = origin(tag, chunk, log);
+                emit::dead_letter_with(r as u64 + 1, None, reason, &chunk[log.body.clone()], &origin, dead);
+                letters += 1;
+            }
+            Record::Other { span } => kept.extend_from_slice(&chunk[span.clone()]),
+        }
+    }
+    (kept, letters)
 }
 
 /// Runs the log records of one chunk as one batch through `pass` and encodes what comes
@@ -404,4 +525,90 @@ impl Sink for ChunkSink<'_> {
 fn origin(tag: &str, chunk: &[u8], log: &LogRecord) -> [(&'static str, serde_json::Value); 2] {
     let time = msgpack::record_time(&chunk[log.header.clone()]);
     [("tag", serde_json::Value::from(tag)), ("time", time.map_or(serde_json::Value::Null, serde_json::Value::from))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmpv::Value as Mp;
+
+    /// A pass with a bug: it panics on every batch.
+    struct PanickingPass(Stamp);
+
+    impl ChunkPass for PanickingPass {
+        fn run(&mut self, _intake: Intake) -> Passed {
+            panic!("a bug in the pass");
+        }
+
+        fn stamp(&self) -> &Stamp {
+            &self.0
+        }
+    }
+
+    fn encoded(records: &[Mp]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for record in records {
+            rmpv::encode::write_value(&mut out, record).unwrap();
+        }
+        out
+    }
+
+    fn record(sec: u32, body: Mp) -> Mp {
+        let mut time = sec.to_be_bytes().to_vec();
+        time.extend_from_slice(&[0; 4]);
+        Mp::Array(vec![Mp::Array(vec![Mp::Ext(0, time), Mp::Map(vec![])]), body])
+    }
+
+    fn letters(dead: &[u8]) -> Vec<serde_json::Value> {
+        dead.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_pass_that_panics_fails_the_chunk_and_every_record_is_dead_lettered_with_the_panic() {
+        let ssn = Mp::Map(vec![(Mp::from("ssn"), Mp::from("123-45-6789"))]);
+        let marker = Mp::Array(vec![
+            Mp::Array(vec![Mp::Ext(0, vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), Mp::Map(vec![])]),
+            Mp::Map(vec![]),
+        ]);
+        let chunk = encoded(&[marker.clone(), record(7, ssn.clone()), record(8, Mp::Map(vec![]))]);
+        let mut dead = b"{\"an earlier letter\":1}\n".to_vec();
+        let mut pass = PanickingPass(Stamp::version_at(&Place::Off, "v"));
+        let failure = filter_chunk_caught(&mut pass, "leads", &chunk, &mut dead).unwrap_err();
+        let ChunkFailure::Panicked(message) = &failure else { panic!("{failure:?}") };
+        assert_eq!(message, "a bug in the pass");
+        assert_eq!(dead, b"{\"an earlier letter\":1}\n", "the failed pass's letters are dropped, earlier ones kept");
+
+        let reason = format!("taken out: {}", crate::error::report(&failure));
+        let mut dead = Vec::new();
+        let (kept, count) = dead_letter_chunk("leads", &chunk, &reason, &mut dead);
+        assert_eq!(kept, encoded(&[marker]), "group markers go on, byte for byte");
+        assert_eq!(count, 2);
+        let letters = letters(&dead);
+        assert_eq!(letters.len(), 2);
+        assert_eq!((letters[0]["line"].as_u64(), letters[1]["line"].as_u64()), (Some(2), Some(3)), "{letters:?}");
+        assert_eq!(letters[0]["tag"], "leads");
+        assert_eq!(letters[0]["time"], 7.0);
+        assert!(letters[0]["reason"].as_str().unwrap().contains("a bug in the pass"), "{}", letters[0]);
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD.decode(letters[0]["raw_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(raw, encoded(&[ssn]), "each body's exact bytes, to replay it");
+    }
+
+    #[test]
+    fn a_chunk_that_cannot_be_split_is_not_msgpack_and_one_letter_with_line_0() {
+        let mut chunk = encoded(&[record(1, Mp::Map(vec![]))]);
+        chunk.push(0xc1);
+        let mut pass = PanickingPass(Stamp::version_at(&Place::Off, "v"));
+        let failure = filter_chunk_caught(&mut pass, "leads", &chunk, &mut Vec::new()).unwrap_err();
+        assert!(matches!(failure, ChunkFailure::NotMsgpack(_)), "split before any pass: {failure:?}");
+        let mut dead = Vec::new();
+        assert_eq!(dead_letter_chunk("leads", &chunk, "unreadable", &mut dead), (Vec::new(), 1));
+        let letters = letters(&dead);
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0]["line"], 0);
+        assert_eq!(letters[0]["tag"], "leads");
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD.decode(letters[0]["raw_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(raw, chunk);
+    }
 }
