@@ -440,6 +440,47 @@ fn a_chunk_that_is_not_msgpack_is_taken_out_whole_and_dead_lettered_not_passed_o
 }
 
 #[test]
+fn outside_fluent_bit_init_fails_saying_where_to_load_the_plugin() {
+    let _serial = serial();
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(plugin_path().as_os_str().as_bytes()).unwrap();
+    // Loaded into a link-map namespace of its own, the plugin's dlsym(RTLD_DEFAULT) does
+    // not see this executable's flb_* functions: as in any process that is not Fluent Bit.
+    let handle = unsafe { libc::dlmopen(libc::LM_ID_NEWLM, path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    assert!(!handle.is_null(), "dlmopen: {:?}", unsafe { CStr::from_ptr(libc::dlerror()) });
+    let symbol = unsafe { libc::dlsym(handle, c"filter_firehose_plugin".as_ptr()) };
+    assert!(!symbol.is_null());
+    let plugin = unsafe { std::ptr::read(symbol as *const FilterPlugin) };
+    let mut instance = Instance { id: 0, _pad: 0, log_level: 3, _rest: [0; 204] };
+    let ins = (&mut instance as *mut Instance).cast::<c_void>();
+    let dir = TestDir::new();
+    let (status, stderr) =
+        stderr_of(&dir, || unsafe { (plugin.cb_init.unwrap())(ins, std::ptr::null_mut(), std::ptr::null_mut()) });
+    assert_eq!(status, -1, "init fails");
+    assert!(
+        stderr.contains("[filter:firehose] cannot start: flb_filter_get_property, flb_filter_set_context or flb_log_print is not in this process; load flb-filter_firehose.so from Fluent Bit 5.x"),
+        "{stderr}"
+    );
+    // Not dlclosed: a Rust library's thread-local destructors may still be registered.
+}
+
+/// Runs `f` with file descriptor 2 going to a file in `dir`; what was written there.
+fn stderr_of<T>(dir: &TestDir, f: impl FnOnce() -> T) -> (T, String) {
+    use std::os::fd::AsRawFd;
+    let path = dir.path("stderr.txt");
+    let file = std::fs::File::create(&path).unwrap();
+    let saved = unsafe { libc::dup(2) };
+    assert!(saved >= 0);
+    unsafe { libc::dup2(file.as_raw_fd(), 2) };
+    let value = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    (value, std::fs::read_to_string(&path).unwrap())
+}
+
+#[test]
 fn a_missing_or_bad_pipeline_fails_init_with_a_clear_message() {
     let _serial = serial();
     let loaded = load();
