@@ -94,6 +94,7 @@ fn malformed_lines_go_to_the_dead_letter_file_with_line_numbers() {
     assert!(letters[0]["reason"].as_str().unwrap().contains("not a JSON object"));
     assert_eq!(letters[1]["line"], 5);
     assert!(stderr(&run).contains(dead.to_str().unwrap()), "the summary says where dead letters went");
+    assert_eq!(common::mode(&dead), 0o600, "dead letters hold records as they came: owner only");
 
     // Bytes that are not UTF-8 are kept exactly, beside the readable text.
     let run = firehose(

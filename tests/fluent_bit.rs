@@ -437,6 +437,7 @@ fn a_chunk_that_is_not_msgpack_is_taken_out_whole_and_dead_lettered_not_passed_o
     use base64::Engine;
     let raw = base64::engine::general_purpose::STANDARD.decode(letter["raw_base64"].as_str().unwrap()).unwrap();
     assert_eq!(raw, input, "the chunk's exact bytes, to replay it");
+    assert_eq!(common::mode(std::path::Path::new(&dead)), 0o600, "records as they came: owner only");
 }
 
 #[test]

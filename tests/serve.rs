@@ -383,6 +383,7 @@ fn malformed_lines_are_dead_lettered_and_the_rest_processed() {
     let dead = sidecar.dead_letters();
     assert_eq!(dead.iter().map(|d| d["line"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 4]);
     assert_eq!(dead[0]["raw"], "{oops");
+    assert_eq!(common::mode(&sidecar.dir.path("dead.ndjson")), 0o600, "records as they came: owner only");
 }
 
 #[test]

@@ -20,6 +20,7 @@ use firehose::config::{Compression, Framing};
 use firehose::emit::NdjsonSink;
 use firehose::emit::batches::BatchWriter;
 use firehose::emit::location::DeadLetterPath;
+use firehose::emit::location::dead_letter_file_options;
 use firehose::engine::Engine;
 use firehose::intake::{self, Intake};
 use firehose::metrics::Metrics;
@@ -136,7 +137,9 @@ pub fn run(engine: Arc<Engine>, args: RunArgs) -> anyhow::Result<ExitCode> {
             // The dead-letter file tells of this run only: one left by an earlier run is
             // emptied (truncated, not removed: it may be a device such as /dev/null).
             if std::fs::metadata(&dead_letter).is_ok_and(|m| m.is_file()) {
-                std::fs::File::create(&dead_letter)
+                dead_letter_file_options()
+                    .truncate(true)
+                    .open(&dead_letter)
                     .with_context(|| format!("emptying the old dead-letter file {}", dead_letter.display()))?;
             }
             let ndjson = Ndjson { output, dead_letter_path: dead_letter, dead_letter_file: None };
@@ -190,7 +193,9 @@ impl Output for Ndjson {
         self.output.write_all(&sink.events).context("writing output")?;
         if !sink.dead_letters.is_empty() {
             if self.dead_letter_file.is_none() {
-                let file = std::fs::File::create(&self.dead_letter_path)
+                let file = dead_letter_file_options()
+                    .truncate(true)
+                    .open(&self.dead_letter_path)
                     .with_context(|| format!("creating dead-letter file {}", self.dead_letter_path.display()))?;
                 self.dead_letter_file = Some(file);
             }

@@ -45,6 +45,21 @@ pub struct NotWritable {
     pub source: std::io::Error,
 }
 
+/// Options for opening a dead-letter file, which creates it readable and writable by
+/// its owner only (mode 0600): dead letters hold records as they came, personal data
+/// unmasked. A file that exists keeps its mode (the operator's choice). Callers add
+/// `append` or `truncate`.
+pub fn dead_letter_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
 impl DeadLetterPath {
     /// Applies the rule: the front door's `setting` (its name and value, if given), else
     /// the data directory from the environment.
@@ -97,6 +112,25 @@ impl DeadLetterPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn a_new_dead_letter_file_is_the_owners_only_and_an_existing_one_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("firehose-dead-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (new, existing) = (dir.join("new.ndjson"), dir.join("existing.ndjson"));
+        let _ = std::fs::remove_file(&new);
+        std::fs::write(&existing, b"").unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).unwrap();
+        for path in [&new, &existing] {
+            dead_letter_file_options().append(true).open(path).unwrap();
+        }
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&new), 0o600);
+        assert_eq!(mode(&existing), 0o640, "the operator's choice");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_setting_wins_then_the_data_dir_then_the_working_directory() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::metrics_endpoint::MetricsEndpoint;
 use super::msgpack::{self, DecodeError, LogRecord, Record};
-use crate::emit::location::{DeadLetterPath, NotWritable};
+use crate::emit::location::{DeadLetterPath, NotWritable, dead_letter_file_options};
 use crate::emit::{self, Letter, Place, Stamp};
 use crate::engine::Engine;
 use crate::intake::{Intake, Malformed};
@@ -253,7 +253,7 @@ impl Filter {
     /// Appends to the dead-letter file, opening it on first use.
     fn write_dead_letters(&mut self, lines: &[u8]) -> std::io::Result<()> {
         if self.dead_letters.is_none() {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.dead_letter_path)?;
+            let file = dead_letter_file_options().append(true).open(&self.dead_letter_path)?;
             self.dead_letters = Some(BufWriter::new(file));
         }
         // On disk before Fluent Bit hears the chunk is processed: it forgets the dropped

@@ -11,6 +11,8 @@ use hyper::{Request, Uri};
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
+use crate::emit::location::dead_letter_file_options;
+
 /// Why dead letters could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
@@ -129,7 +131,7 @@ impl DeadLetters {
                 // failed write is cut back off so the next one starts on a fresh line.
                 let write = move || -> std::io::Result<()> {
                     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&file_path)?;
+                    let mut file = dead_letter_file_options().append(true).open(&file_path)?;
                     let before = file.metadata()?.len();
                     let written = file.write_all(&lines).and_then(|()| file.sync_data());
                     if written.is_err() {

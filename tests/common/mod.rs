@@ -212,3 +212,9 @@ pub fn captured_logs() -> &'static Mutex<Vec<String>> {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// The permission bits of the file at `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
