@@ -20,8 +20,9 @@ mod path;
 mod scan;
 mod string;
 pub mod tape;
-#[cfg(test)]
-mod test_random;
+#[cfg(any(test, feature = "test-random"))]
+#[doc(hidden)]
+pub mod test_random;
 mod validate;
 mod value;
 mod walk;

@@ -17,8 +17,6 @@ pub mod matching;
 pub mod pii;
 mod rule;
 pub mod simple;
-#[cfg(test)]
-mod test_random;
 pub mod testing;
 
 /// Substring search (SIMD where available), re-exported for rules: a quick "is this

@@ -70,7 +70,7 @@ mod tests {
     /// included), so that they often share a prefix, differ in one byte or in length.
     #[test]
     fn every_pattern_matches_what_wildmatch_matches() {
-        let mut below = crate::test_random::below(0x9e37_79b9_7f4a_7c15);
+        let mut below = firehose_json::test_random::below(0x9e37_79b9_7f4a_7c15);
         // Wildcards only in patterns (the first `kinds` characters of the alphabet).
         let mut text = |kinds: usize| -> String {
             (0..below(12)).map(|_| ['a', 'b', '.', 'é', '*', '?'][below(kinds)]).collect()

@@ -968,7 +968,7 @@ fn valid_domain(domain: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_random::below;
+    use firehose_json::test_random::below;
 
     fn found(text: &str) -> Vec<(PiiKind, &str)> {
         let mut out = Vec::new();
