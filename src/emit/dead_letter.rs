@@ -81,6 +81,15 @@ pub fn add_raw(record: &mut Value, raw: &[u8]) {
     }
 }
 
+/// The exact bytes of the record a dead letter carries (what [`add_raw`] wrote):
+/// `raw_base64` when present, else `raw`'s text. `None` when neither is readable.
+pub fn raw_of(letter: &Value) -> Option<Vec<u8>> {
+    match letter.get("raw_base64") {
+        Some(encoded) => base64::engine::general_purpose::STANDARD.decode(encoded.as_str()?).ok(),
+        None => Some(letter.get("raw")?.as_str()?.as_bytes().to_vec()),
+    }
+}
+
 /// Reads back a dead-letter line (for tools and tests).
 pub fn parse_dead_letter(line: &str) -> Option<Value> {
     serde_json::from_str(line).ok()
@@ -97,10 +106,12 @@ mod tests {
         let record = parse_dead_letter(std::str::from_utf8(&out).unwrap()).unwrap();
         let bytes = base64::engine::general_purpose::STANDARD.decode(record["raw_base64"].as_str().unwrap()).unwrap();
         assert_eq!(bytes, b"{\"a\": \"\xff\xfe\"}");
+        assert_eq!(raw_of(&record).unwrap(), bytes, "the exact bytes, read back");
         let mut out = Vec::new();
         dead_letter(3, Some("mask"), "refused", "{\"name\": \"Zoë\"}".as_bytes(), &mut out);
         let record = parse_dead_letter(std::str::from_utf8(&out).unwrap()).unwrap();
         assert_eq!(record["raw"], "{\"name\": \"Zoë\"}");
         assert!(record.get("raw_base64").is_none());
+        assert_eq!(raw_of(&record).unwrap(), "{\"name\": \"Zoë\"}".as_bytes(), "the text when it is exact");
     }
 }

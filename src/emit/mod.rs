@@ -8,7 +8,7 @@ mod stamp;
 
 use std::convert::Infallible;
 
-pub use dead_letter::{Letter, add_raw, batch_letters, dead_letter, dead_letter_with, parse_dead_letter};
+pub use dead_letter::{Letter, add_raw, batch_letters, dead_letter, dead_letter_with, parse_dead_letter, raw_of};
 pub use stamp::{Field, Place, Stamp};
 
 use crate::pass::{Delivered, Placed, Sink};
