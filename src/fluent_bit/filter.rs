@@ -160,7 +160,7 @@ impl Filter {
             None
         };
         let shadow = start_shadow(&engine, &property)?;
-        let pass = LivePass::new(&live).with_metrics(metrics.clone()).with_shadow(shadow.clone());
+        let pass = live_pass(&live, &metrics, &shadow);
         let version = pass.version().id.clone();
         let stamp = Stamp::version_at(&place, &version);
         log::info!(
@@ -221,8 +221,7 @@ impl Filter {
             Err(cause) => {
                 if let ChunkFailure::Panicked(_) = cause {
                     // The pass broke half-way: its state is not to be trusted again.
-                    self.pass.pass =
-                        LivePass::new(&self.live).with_metrics(self.metrics.clone()).with_shadow(self.shadow.clone());
+                    self.pass.pass = live_pass(&self.live, &self.metrics, &self.shadow);
                 }
                 Err(self.take_out(tag, chunk, cause))
             }
@@ -278,6 +277,11 @@ impl Filter {
             );
         }
     }
+}
+
+/// The pass an instance runs its chunks through: at start, and again after one failed.
+fn live_pass(live: &Arc<Live>, metrics: &Arc<Metrics>, shadow: &Option<Arc<Shadow>>) -> LivePass {
+    LivePass::new(live).with_metrics(metrics.clone()).with_shadow(shadow.clone())
 }
 
 /// The `Shadow` candidate (and its `Shadow_Share` of chunks), if the property is set.
@@ -353,7 +357,7 @@ impl ChunkFailure {
 /// records or that the plugin fails on is a [`ChunkFailure`], and whatever dead letters
 /// the failed pass had written are dropped (every record is dead-lettered again with the
 /// failure when the chunk is taken out).
-pub fn filter_chunk_caught(
+fn filter_chunk_caught(
     pass: &mut impl ChunkPass,
     tag: &str,
     chunk: &[u8],
