@@ -5,7 +5,7 @@
 // values (the whole event, or only under the paths given in `in`).
 // Built with componentize-js by `firehose build plugins/custom-mask`.
 
-import { log } from 'firehose:rules/host@0.1.2';
+import { log } from 'firehose:rules/host@0.1.3';
 
 const SETTINGS = ['fields', 'patterns'];
 let config = { fields: [], patterns: [] };

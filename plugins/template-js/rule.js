@@ -5,7 +5,7 @@
 // or {tag: 'reject', val: reason} (the host dead-letters it). Build with
 // `firehose build .`, try it with `firehose test --pipeline pipeline.yaml`.
 
-import { log } from 'firehose:rules/host@0.1.2';
+import { log } from 'firehose:rules/host@0.1.3';
 
 // Set once by `configure`; an instance keeps one configuration for its lifetime.
 let tags = {};

@@ -1,7 +1,8 @@
 //! Host-side bindings generated from `wit/rules.wit`, sharing the package's types: the
 //! tape world of SDK modules before 0.1.2, `rule-module`, at the top (it generates the
-//! types); today's tape world `tape-rule` in [`tape_rule`]; the JSON world `json-rule`
-//! in [`json_rule`].
+//! types); the tape world `tape-rule` in [`tape_rule`] and the SDK's, `tape-rule-reads`
+//! (the same plus `reads`), in [`tape_rule_reads`]; the JSON world `json-rule` in
+//! [`json_rule`].
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
@@ -14,6 +15,18 @@ pub mod tape_rule {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "firehose:rules/tape-rule",
+        with: {
+            "firehose:rules/types": super::firehose::rules::types,
+            "firehose:rules/host": super::firehose::rules::host,
+        },
+    });
+}
+
+/// Bindings of the `tape-rule-reads` world: `tape-rule` plus the members a module reads.
+pub mod tape_rule_reads {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "firehose:rules/tape-rule-reads",
         with: {
             "firehose:rules/types": super::firehose::rules::types,
             "firehose:rules/host": super::firehose::rules::host,

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
-use firehose_json::Output;
+use firehose_json::{NameSet, Output};
 
 use super::bindings::RuleModule;
 use super::bindings::firehose::rules::types as wit;
 use super::bindings::json_rule::JsonRule;
 use super::bindings::tape_rule::TapeRule;
+use super::bindings::tape_rule_reads::TapeRuleReads;
 use super::{CompiledModule, EPOCH_TICK, Engine, Limits, Pre, Sandbox, World};
 
 /// Why a call into a module did not return.
@@ -48,10 +49,14 @@ pub struct Instance {
     bindings: Bindings,
     limits: Limits,
     engine: Arc<Engine>,
+    /// The top-level members the module reads, as it said once configured; `None`:
+    /// whole events.
+    reads: Option<NameSet>,
 }
 
 /// The exports of an instance, by world.
 enum Bindings {
+    TapeReads(TapeRuleReads),
     Tape(TapeRule),
     TapeRecords(RuleModule),
     Json(JsonRule),
@@ -70,18 +75,20 @@ impl Instance {
         store.set_epoch_deadline(deadline_ticks(limits));
         let _running = engine.running();
         let bindings = match &module.pre {
+            Pre::TapeReads(pre) => pre.instantiate(&mut store).map(Bindings::TapeReads),
             Pre::Tape(pre) => pre.instantiate(&mut store).map(Bindings::Tape),
             Pre::TapeRecords(pre) => pre.instantiate(&mut store).map(Bindings::TapeRecords),
             Pre::Json(pre) => pre.instantiate(&mut store).map(Bindings::Json),
         };
         let bindings = bindings.map_err(|e| failure(&mut store, e, limits))?;
-        Ok(Instance { store, bindings, limits, engine: engine.clone() })
+        Ok(Instance { store, bindings, limits, engine: engine.clone(), reads: None })
     }
 
     /// Calls `describe`.
     pub fn describe(&mut self) -> Result<wit::ModuleInfo, Failure> {
         let _running = self.arm(1);
         let result = match &self.bindings {
+            Bindings::TapeReads(b) => b.call_describe(&mut self.store),
             Bindings::Tape(b) => b.call_describe(&mut self.store),
             Bindings::TapeRecords(b) => b.call_describe(&mut self.store),
             Bindings::Json(b) => b.call_describe(&mut self.store),
@@ -89,11 +96,18 @@ impl Instance {
         result.map_err(|e| failure(&mut self.store, e, self.limits))
     }
 
-    /// Calls `configure`; the outer error is a failed call, the inner one a refusal.
-    /// Configuration may take ten times the per-batch deadline (large lookup tables).
+    /// Calls `configure`, then (`tape-rule-reads`) `reads`; the outer error is a failed
+    /// call, the inner one a refusal. Configuration may take ten times the per-batch
+    /// deadline (large lookup tables).
     pub fn configure(&mut self, config: &str) -> Result<Result<(), wit::ConfigError>, Failure> {
         let _running = self.arm(10);
         let result = match &self.bindings {
+            Bindings::TapeReads(b) => b.call_configure(&mut self.store, config).and_then(|configured| {
+                if configured.is_ok() {
+                    self.reads = b.call_reads(&mut self.store)?.map(|names| name_set(&names));
+                }
+                Ok(configured)
+            }),
             Bindings::Tape(b) => b.call_configure(&mut self.store, config),
             Bindings::TapeRecords(b) => b.call_configure(&mut self.store, config),
             Bindings::Json(b) => b.call_configure(&mut self.store, config),
@@ -113,6 +127,12 @@ impl Instance {
     ) -> Result<Output, Failure> {
         let _running = self.arm(1);
         match &self.bindings {
+            Bindings::TapeReads(bindings) => {
+                let result = bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context);
+                let answer = result.map_err(|e| failure(&mut self.store, e, self.limits))?;
+                Output::from_words(&answer.verdicts, answer.bytes, &answer.edits)
+                    .map_err(|e| Failure { kind: FailureKind::Trap, message: e.to_string() })
+            }
             Bindings::Tape(bindings) => {
                 let result = bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context);
                 let answer = result.map_err(|e| failure(&mut self.store, e, self.limits))?;
@@ -144,9 +164,15 @@ impl Instance {
     /// The world the instance implements.
     pub fn world(&self) -> World {
         match self.bindings {
-            Bindings::Tape(_) | Bindings::TapeRecords(_) => World::Tape,
+            Bindings::TapeReads(_) | Bindings::Tape(_) | Bindings::TapeRecords(_) => World::Tape,
             Bindings::Json(_) => World::Json,
         }
+    }
+
+    /// The top-level members the module reads under its configuration (`reads`), or
+    /// `None` when it reads whole events.
+    pub fn reads(&self) -> Option<&NameSet> {
+        self.reads.as_ref()
     }
 
     /// Changes how the instance's log lines are tagged.
@@ -174,6 +200,14 @@ fn panic_message(stderr: &str) -> Option<String> {
         return Some(format!("panicked at {location}: {}", message.join(" ")));
     }
     lines.iter().rev().find(|l| !l.starts_with("note:")).map(|l| l.to_string())
+}
+
+fn name_set(names: &[String]) -> NameSet {
+    let mut set = NameSet::new();
+    names.iter().for_each(|name| {
+        set.insert(name.as_bytes());
+    });
+    set
 }
 
 fn wrong_world(export: &str) -> Failure {

@@ -52,6 +52,8 @@ pub enum World {
 /// A compiled component, pre-linked for the world it implements.
 #[derive(Clone)]
 pub(crate) enum Pre {
+    /// `tape-rule-reads`: `tape-rule` plus the members the module reads.
+    TapeReads(bindings::tape_rule_reads::TapeRuleReadsPre<Sandbox>),
     /// `tape-rule`: the answer as words.
     Tape(bindings::tape_rule::TapeRulePre<Sandbox>),
     /// `rule-module`: the answer as records (SDK modules built before 0.1.2).
@@ -71,7 +73,7 @@ impl CompiledModule {
     /// The world the module implements.
     pub fn world(&self) -> World {
         match self.pre {
-            Pre::Tape(_) | Pre::TapeRecords(_) => World::Tape,
+            Pre::TapeReads(_) | Pre::Tape(_) | Pre::TapeRecords(_) => World::Tape,
             Pre::Json(_) => World::Json,
         }
     }
@@ -162,10 +164,18 @@ impl Engine {
                 "imports something the host does not provide; rule modules may import only WASI and firehose:rules/host";
             Error::module(origin, message, e)
         })?;
-        // The world is told by the exports: `process-tape` is the tape world's,
-        // `process-json` the JSON world's, `process` the tape world's before 0.1.2.
+        // The world is told by the exports: `process-tape` is the tape world's (with
+        // `reads`, the SDK's since 0.1.3), `process-json` the JSON world's, `process` the
+        // tape world's before 0.1.2.
         let exports = |name: &str| component.get_export_index(None, name).is_some();
-        let pre = if exports("process-tape") {
+        let pre = if exports("process-tape") && exports("reads") {
+            let pre = bindings::tape_rule_reads::TapeRuleReadsPre::new(pre).map_err(|e| {
+                let message = "exports `process-tape` and `reads` but does not implement the \
+                               firehose:rules/tape-rule-reads world as this host knows it; rebuild it with this host's SDK";
+                Error::module(origin, message, e)
+            })?;
+            Pre::TapeReads(pre)
+        } else if exports("process-tape") {
             let pre = bindings::tape_rule::TapeRulePre::new(pre).map_err(|e| {
                 let message = "exports `process-tape` but does not implement the firehose:rules/tape-rule world \
                                as this host knows it; rebuild it with this host's SDK";

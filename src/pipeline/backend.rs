@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use firehose_json::Output;
+use firehose_json::{NameSet, Output, Projection};
 
 use super::{Events, Pipeline};
 use crate::engine::bindings::firehose::rules::types as wit;
@@ -25,11 +25,15 @@ pub trait Backend: Send {
 pub struct Components {
     pipeline: Arc<Pipeline>,
     instances: Vec<Option<Instance>>,
+    /// What a stage that names the members it reads is sent, and how to map its answer
+    /// back (reused across calls).
+    projection: Projection,
+    projected: Events,
 }
 
 impl Components {
     pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>) -> Components {
-        Components { pipeline, instances }
+        Components { pipeline, instances, projection: Projection::new(), projected: Events::new() }
     }
 }
 
@@ -46,7 +50,18 @@ impl Backend for Components {
             }
         };
         match instance.world() {
-            World::Tape => instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context),
+            World::Tape => match instance.reads() {
+                // Only the members the stage reads cross into the module: a few dozen
+                // bytes an event instead of the whole event and its tape.
+                Some(names) => {
+                    project(events, names, &mut self.projection, &mut self.projected);
+                    let cut = &self.projected;
+                    let mut out = instance.process(&cut.data, &cut.ends, &cut.tape, &cut.tape_ends, context)?;
+                    self.projection.map_back(&mut out);
+                    Ok(out)
+                }
+                None => instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context),
+            },
             World::Json => {
                 let texts = json_texts(events)?;
                 Ok(json_output(instance.process_json(&texts, context)?))
@@ -56,6 +71,17 @@ impl Backend for Components {
 
     fn discard(&mut self, s: usize) {
         self.instances[s] = None;
+    }
+}
+
+/// Cuts every event of `events` down to its members named in `names`, into `into`.
+fn project(events: &Events, names: &NameSet, projection: &mut Projection, into: &mut Events) {
+    projection.clear();
+    into.clear();
+    for i in 0..events.len() {
+        projection.push(events.get(i), events.tape_of(i), names, &mut into.data, &mut into.tape);
+        into.ends.push(into.data.len() as u32);
+        into.tape_ends.push(into.tape.len() as u32);
     }
 }
 

@@ -102,6 +102,16 @@ impl Path {
         }
     }
 
+    /// The top-level member every value this path selects lies in, when the path
+    /// starts by naming one (`$.a.b[0]`, `$['a']..c`: `a`); `None` when it may reach
+    /// any member (`$`, `$..a`, `$.*`, a filter): a rule reading it needs whole events.
+    pub fn top_level_member(&self) -> Option<&str> {
+        match self.segments()?.first()? {
+            Segment::Child(Selector::Name(name)) => Some(name),
+            _ => None,
+        }
+    }
+
     /// Calls `found` with every value the path selects in `event`, in document order.
     ///
     /// Paths that need a full parse produce owned copies; for those, `found` receives
@@ -304,6 +314,17 @@ fn bracket_selector(inner: &str) -> Option<Selector> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_top_level_member_a_path_stays_in() {
+        let top = |text: &str| Path::parse(text).unwrap().top_level_member().map(str::to_string);
+        assert_eq!(top("$.lead_data.email").as_deref(), Some("lead_data"));
+        assert_eq!(top("$['a b'][0]..c").as_deref(), Some("a b"));
+        assert_eq!(top("$.a"), Some("a".to_string()));
+        for anywhere in ["$", "$..email", "$.*", "$[*].a", "$[0]", "$[?(@.a > 1)]"] {
+            assert_eq!(top(anywhere), None, "{anywhere}");
+        }
+    }
 
     const EVENT: &[u8] = br#"{"event_type": "recipient.delivered", "metadata": {"buyer_response": {"price": 25.5}},
         "lead_data": {"state": "CA", "email": "jo@example.com", "phones": ["555-123-4567", "555-000-1111"],

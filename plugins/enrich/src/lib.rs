@@ -282,6 +282,18 @@ impl Rule for Enrich {
             self.enrich(&event, &facts, &mut scratch, out);
         }
     }
+
+    /// The lookup keys' members and the members it adds (it replaces existing ones of
+    /// the same name); whole events when a lookup key's path may reach any member.
+    fn reads(&self) -> Option<Vec<String>> {
+        let mut names = self.names.clone();
+        for lookup in &self.lookups {
+            if let Key::Path(path) = &lookup.key {
+                names.push(path.top_level_member()?.to_string());
+            }
+        }
+        Some(names)
+    }
 }
 
 firehose_sdk::export_rule!(Enrich);

@@ -150,3 +150,15 @@ fn bad_configs_name_the_field() {
     let e = err(json!({"lookup": []}));
     assert!(e.message.contains("unknown field `lookup`"), "{e}");
 }
+
+#[test]
+fn reads_its_lookup_keys_and_the_members_it_adds() {
+    let reads = |config: Value| Enrich::configure(&config.to_string()).unwrap().reads();
+    let names = reads(config()).unwrap();
+    for name in ["flow_id", "flow", "account_id", "account", "tags", "firehose_processing"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+    }
+    let lookup = |key: &str| json!({"lookups": [{"key": key, "into": "flow", "table": [{"id": "f1"}]}]});
+    assert!(reads(lookup("$.lead.flow_id")).unwrap().iter().any(|n| n == "lead"));
+    assert_eq!(reads(lookup("$..flow_id")), None, "a path that may reach any member needs whole events");
+}

@@ -108,6 +108,24 @@ impl Condition {
         }
     }
 
+    /// Adds the top-level members the condition reads to `names`; `false` when one of
+    /// its paths may reach any member (`$..email`, `$.*`).
+    pub fn top_level_members(&self, names: &mut Vec<String>) -> bool {
+        match self {
+            Condition::All(conditions) | Condition::Any(conditions) => {
+                conditions.iter().all(|c| c.top_level_members(names))
+            }
+            Condition::Not(condition) => condition.top_level_members(names),
+            Condition::Test { path, .. } => match path.top_level_member() {
+                Some(name) => {
+                    names.push(name.to_string());
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
     /// Whether the condition holds for `event`.
     pub fn holds(&self, event: &Event<'_>) -> bool {
         match self {

@@ -108,6 +108,23 @@ impl Rule for Filter {
             if self.keeps(&event) { out.keep() } else { out.drop_event() }
         }
     }
+
+    /// `event_type` and `outcome` when filtered on, and the member each `where` path
+    /// starts in; whole events when a path may reach any member.
+    fn reads(&self) -> Option<Vec<String>> {
+        let (types, outcomes) = self.needs_top_level();
+        let mut names = Vec::new();
+        if types {
+            names.push("event_type".to_string());
+        }
+        if outcomes {
+            names.push("outcome".to_string());
+        }
+        match &self.condition {
+            Some(condition) => condition.top_level_members(&mut names).then_some(names),
+            None => Some(names),
+        }
+    }
 }
 
 firehose_sdk::export_rule!(Filter);
@@ -179,6 +196,20 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.field, "where.all[1].matches");
         assert!(err.message.contains("regex"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_members_its_configuration_names() {
+        let reads = |config| filter(config).reads();
+        let names = |list: &[&str]| Some(list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(reads(json!({})), names(&[]));
+        assert_eq!(reads(json!({"exclude_outcome": ["error"]})), names(&["outcome"]));
+        assert_eq!(
+            reads(json!({"event_type": ["a"], "where": {"any": [
+                {"path": "$.metadata.price", "gt": 1}, {"not": "$.lead_data.state == \"CA\""}]}})),
+            names(&["event_type", "metadata", "lead_data"])
+        );
+        assert_eq!(reads(json!({"event_type": ["a"], "where": {"all": ["$.a exists", "$..email exists"]}})), None);
     }
 
     #[test]

@@ -44,7 +44,8 @@ macro_rules! module_info {
     };
 }
 
-/// Exports a [`Rule`] type as this component's `describe`, `configure` and `process`.
+/// Exports a [`Rule`] type as this component's `describe`, `configure`, `reads` and
+/// `process-tape` (the `tape-rule-reads` world).
 ///
 /// ```
 /// use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule};
@@ -93,6 +94,10 @@ macro_rules! export_rule {
                     RULE.with(|slot| $crate::guest::configure::<$rule>(slot, config))
                 }
 
+                fn reads() -> Option<Vec<String>> {
+                    RULE.with(|slot| $crate::guest::reads::<$rule>(slot))
+                }
+
                 fn process_tape(
                     events: Vec<u8>,
                     ends: Vec<u32>,
@@ -104,7 +109,7 @@ macro_rules! export_rule {
                 }
             }
 
-            $crate::guest::bindings::__export_tape_rule!(Exports with_types_in $crate::guest::bindings);
+            $crate::guest::bindings::__export_tape_rule_reads!(Exports with_types_in $crate::guest::bindings);
         }
     };
 }

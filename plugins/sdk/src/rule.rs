@@ -93,4 +93,18 @@ pub trait Rule: Sized + 'static {
 
     /// Decides for every event of `batch`, pushing exactly one verdict per event to `out`.
     fn process(&mut self, batch: &Batch<'_>, ctx: &Context, out: &mut Output);
+
+    /// The top-level members this rule, as configured, reads or edits; `None` (the
+    /// default) when it needs whole events.
+    ///
+    /// Asked once, after [`configure`](Rule::configure). When it names members, the host
+    /// sends [`process`](Rule::process) each event cut down to them (every member whose
+    /// key has escapes too), which saves copying the rest into the module: name every
+    /// member a path of the configuration starts with and every member the rule adds or
+    /// replaces. Such a rule must edit, never replace, an event (a replaced event, or a
+    /// root object set whole, is dead-lettered: the rule never saw the rest). Running
+    /// natively, a rule gets whole events whatever it answers.
+    fn reads(&self) -> Option<Vec<String>> {
+        None
+    }
 }

@@ -1,4 +1,4 @@
-//! The WebAssembly side: bindings to the `tape-rule` world and the glue that turns a
+//! The WebAssembly side: bindings to the `tape-rule-reads` world and the glue that turns a
 //! [`Rule`] into the component's exports. Used through [`export_rule!`](crate::export_rule).
 
 mod conversions;
@@ -15,9 +15,9 @@ pub use wit_bindgen as __wit_bindgen;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "firehose:rules/tape-rule",
+        world: "firehose:rules/tape-rule-reads",
         pub_export_macro: true,
-        export_macro_name: "__export_tape_rule",
+        export_macro_name: "__export_tape_rule_reads",
         default_bindings_module: "firehose_sdk::guest::bindings",
         runtime_path: "firehose_sdk::guest::__wit_bindgen::rt",
     });
@@ -35,6 +35,11 @@ pub fn configure<R: Rule>(slot: &RefCell<Option<R>>, config: String) -> Result<(
     let rule = R::configure(&config).map_err(wit::ConfigError::from)?;
     *slot.borrow_mut() = Some(rule);
     Ok(())
+}
+
+/// `reads` for rule `R`: the top-level members the configured rule reads.
+pub fn reads<R: Rule>(slot: &RefCell<Option<R>>) -> Option<Vec<String>> {
+    slot.borrow().as_ref().and_then(Rule::reads)
 }
 
 /// `process-tape` for rule `R`: runs the configured rule over one batch and answers in

@@ -11,9 +11,14 @@
 //! - `bad-verdicts`: answer the batch with one verdict too few;
 //! - `bad-span`: answer with a rewrite pointing outside its output;
 //! - `bad-json`: rewrite the event into invalid JSON;
-//! - `bad-edit`: edit a value into invalid JSON.
+//! - `bad-edit`: edit a value into invalid JSON;
+//! - `show`: reject the event with its own text as the reason: what the module was sent;
+//! - `tag-last`: set the value of the event's last member to `"tagged"` and add a member
+//!   `"seen": N`, N the number of members the module saw;
+//! - `set-root`: set the whole event's value to `{}`.
 //!
-//! Configuration `{"refuse": "message"}` makes `configure` fail.
+//! Configuration `{"refuse": "message"}` makes `configure` fail; `{"reads": [names]}`
+//! makes the module declare that it reads only those top-level members (`reads`).
 
 use firehose_sdk::json::Path;
 use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule, Verdict};
@@ -21,6 +26,7 @@ use firehose_sdk::{Batch, ConfigError, Context, ModuleInfo, Output, Rule, Verdic
 /// The misbehaving rule.
 pub struct Misbehave {
     act: Path,
+    reads: Option<Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -28,6 +34,8 @@ pub struct Misbehave {
 struct Config {
     #[serde(default)]
     refuse: Option<String>,
+    #[serde(default)]
+    reads: Option<Vec<String>>,
 }
 
 impl Rule for Misbehave {
@@ -40,7 +48,11 @@ impl Rule for Misbehave {
         if let Some(message) = config.refuse {
             return Err(ConfigError::new("refuse", message));
         }
-        Ok(Misbehave { act: Path::parse("$.act").expect("valid path") })
+        Ok(Misbehave { act: Path::parse("$.act").expect("valid path"), reads: config.reads })
+    }
+
+    fn reads(&self) -> Option<Vec<String>> {
+        self.reads.clone()
     }
 
     fn process(&mut self, batch: &Batch<'_>, _ctx: &Context, out: &mut Output) {
@@ -86,6 +98,19 @@ impl Rule for Misbehave {
                     let act = event.get(&self.act).expect("act exists");
                     out.edit(|edits| edits.set_with(&act, |buf| buf.extend_from_slice(b"[1,")))
                 }
+                Some("show") => out.reject(String::from_utf8_lossy(event.bytes()).into_owned()),
+                Some("tag-last") => {
+                    let root = event.root();
+                    let members: Vec<_> = root.members().collect();
+                    out.edit(|edits| {
+                        if let Some((_, last)) = members.last() {
+                            edits.set_str(last, "tagged");
+                        }
+                        let seen = members.len();
+                        edits.add_with(&root, "seen", |buf| buf.extend_from_slice(seen.to_string().as_bytes()));
+                    })
+                }
+                Some("set-root") => out.edit(|edits| edits.set_with(&event.root(), |buf| buf.extend_from_slice(b"{}"))),
                 _ => out.keep(),
             }
         }
