@@ -1,5 +1,6 @@
-//! Runs events through a pipeline for an instruction profiler: the components, the same
-//! rules natively, or the Fluent Bit plugin's chunk path, one thread, batches of 1000.
+//! Runs events through a pipeline for an instruction profiler: the components (`wasm`;
+//! `wasm-whole` sends every stage whole events), the same rules natively, or the Fluent
+//! Bit plugin's chunk path, one thread, batches of 1000.
 //! Everything counted happens under `profile_batches`, so callgrind can be told to count
 //! only that (docs/performance.md, "Fifth round"):
 //!
@@ -54,7 +55,7 @@ fn run(target: &mut Target, batches: &[Vec<u8>]) -> usize {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, pipeline_path, events, how] = &args[..] else {
-        return Err("usage: profile PIPELINE EVENTS.ndjson wasm|native|fluent-bit".into());
+        return Err("usage: profile PIPELINE EVENTS.ndjson wasm|wasm-whole|native|fluent-bit".into());
     };
     let input = std::fs::read(events)?;
     let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
@@ -76,8 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pipeline = Pipeline::load(&engine, Path::new(pipeline_path))?;
         let runner = match how.as_str() {
             "wasm" => pipeline.runner(),
+            "wasm-whole" => pipeline.runner_sending_whole_events(),
             "native" => firehose::tools::native::runner(&pipeline)?,
-            other => return Err(format!("`{other}`: expected wasm, native or fluent-bit").into()),
+            other => return Err(format!("`{other}`: expected wasm, wasm-whole, native or fluent-bit").into()),
         };
         (Target::Runner(Box::new(runner)), lines.chunks(1000).map(|batch| batch.join(&b'\n')).collect())
     };

@@ -29,11 +29,13 @@ pub struct Components {
     /// back (reused across calls).
     projection: Projection,
     projected: Events,
+    /// Whether stages that name their members are sent only those (else whole events).
+    cut_down: bool,
 }
 
 impl Components {
-    pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>) -> Components {
-        Components { pipeline, instances, projection: Projection::new(), projected: Events::new() }
+    pub(super) fn new(pipeline: Arc<Pipeline>, instances: Vec<Option<Instance>>, cut_down: bool) -> Components {
+        Components { pipeline, instances, projection: Projection::new(), projected: Events::new(), cut_down }
     }
 }
 
@@ -50,7 +52,7 @@ impl Backend for Components {
             }
         };
         match instance.world() {
-            World::Tape => match instance.reads() {
+            World::Tape => match instance.reads().filter(|_| self.cut_down) {
                 // Only the members the stage reads cross into the module: a few dozen
                 // bytes an event instead of the whole event and its tape.
                 Some(names) => {

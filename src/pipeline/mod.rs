@@ -151,9 +151,20 @@ impl Pipeline {
 
     /// A runner for this version, taking configured instances from the pool.
     pub fn runner(self: &Arc<Self>) -> Runner {
+        Runner::new(self.clone(), Components::new(self.clone(), self.pooled_instances(), true))
+    }
+
+    /// A runner like [`runner`](Pipeline::runner) whose stages are sent whole events even
+    /// when they name the members they read: what cutting events down saves, measured
+    /// by the benchmark, and the path the tests compare it with.
+    pub fn runner_sending_whole_events(self: &Arc<Self>) -> Runner {
+        Runner::new(self.clone(), Components::new(self.clone(), self.pooled_instances(), false))
+    }
+
+    /// A configured instance set from the pool, or empty slots to fill on first use.
+    fn pooled_instances(&self) -> Vec<Option<Instance>> {
         let instances = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let instances = instances.unwrap_or_else(|| self.stages.iter().map(|_| None).collect());
-        Runner::new(self.clone(), Components::new(self.clone(), instances))
+        instances.unwrap_or_else(|| self.stages.iter().map(|_| None).collect())
     }
 
     /// Makes sure the pool holds at least `count` configured instance sets, so that

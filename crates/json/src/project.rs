@@ -76,28 +76,30 @@ impl Projection {
         data.push(b'{');
         out_tape.extend_from_slice(&[OBJECT, 0]);
         let root_end = tape::word(event_tape, 0);
+        // The root's members: each a key entry, then its value's entries.
+        let members = &event_tape[..2 * root_end];
         let mut key = 1;
         while key < root_end {
-            let next = tape::next_value(event_tape, key + 1);
-            let wanted = tape::tag(event_tape, key) == KEY_ESCAPED
-                || names.find(&event[tape::offset(event_tape, key) + 1..tape::word(event_tape, key) - 1]).is_some();
-            if wanted {
+            let (word0, word1) = (members[2 * key], members[2 * key + 1] as usize);
+            let value = 2 * key + 2;
+            let next = if tape::is_start(members[value] & 15) { members[value + 1] as usize + 1 } else { key + 2 };
+            let from = (word0 >> 4) as usize;
+            if word0 & 15 == KEY_ESCAPED || names.find(&event[from + 1..word1 - 1]).is_some() {
                 if data.len() > base + 1 {
                     data.push(b',');
                 }
-                let (from, to) = (tape::offset(event_tape, key), tape::value_span(event_tape, key + 1).end);
+                let to = tape::value_span(event_tape, key + 1).end;
                 let byte_shift = ((data.len() - base) as u32).wrapping_sub(from as u32);
                 let entry = ((out_tape.len() - tape_base) / 2) as u32;
                 let entry_shift = entry.wrapping_sub(key as u32);
                 self.members.push(Member { projected: entry, original: key as u32, entries: (next - key) as u32 });
                 data.extend_from_slice(&event[from..to]);
-                for pair in event_tape[2 * key..2 * next].chunks_exact(2) {
+                out_tape.extend(members[2 * key..2 * next].chunks_exact(2).flat_map(|pair| {
                     let tag = pair[0] & 15;
                     // Offsets move with the bytes; a container's partner index with the entries.
                     let shift = if tape::is_start(tag) || tape::is_end(tag) { entry_shift } else { byte_shift };
-                    out_tape.push(pair[0].wrapping_add(byte_shift << 4));
-                    out_tape.push(pair[1].wrapping_add(shift));
-                }
+                    [pair[0].wrapping_add(byte_shift << 4), pair[1].wrapping_add(shift)]
+                }));
             }
             key = next;
         }

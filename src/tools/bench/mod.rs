@@ -153,6 +153,9 @@ pub struct Summary {
     pub pipeline_events_per_s: f64,
     /// CPU time of the component pipeline over the native one (so every ratio below).
     pub wasm_vs_native: f64,
+    /// CPU time of the component pipeline with every stage sent whole events over the
+    /// same with stages sent only the members they read (what cutting down saves).
+    pub whole_events_vs_members: f64,
     /// Extra time of one more (no-op) stage, in percent of the pipeline's time.
     pub extra_stage_cost_percent: f64,
     /// Time of one call per event over batched calls.
@@ -167,9 +170,10 @@ impl Summary {
     /// The machine-readable last line.
     pub fn line(&self) -> String {
         format!(
-            "bench: pipeline_events_per_s={:.0} wasm_vs_native={:.2} pipeline_vs_json_roundtrip={:.2} extra_stage_cost={:.1}% per_record_vs_batch={:.1}",
+            "bench: pipeline_events_per_s={:.0} wasm_vs_native={:.2} whole_events_vs_members={:.2} pipeline_vs_json_roundtrip={:.2} extra_stage_cost={:.1}% per_record_vs_batch={:.1}",
             self.pipeline_events_per_s,
             self.wasm_vs_native,
+            self.whole_events_vs_members,
             self.pipeline_vs_roundtrip,
             self.extra_stage_cost_percent,
             self.per_record_vs_batch
@@ -202,6 +206,11 @@ pub fn run(
     let native =
         measure("pipeline (same rules, native)", &workload, &pipeline, options.repeats, || native::runner(&pipeline))?;
     record(native.clone(), &mut rows);
+    let whole =
+        measure("pipeline (wasm, every stage sent whole events)", &workload, &pipeline, options.repeats, || {
+            Ok(pipeline.runner_sending_whole_events())
+        })?;
+    record(whole.clone(), &mut rows);
 
     for stage in &config.stages {
         let alone = Pipeline::build(engine, config.with_stages(vec![stage.clone()]))?;
@@ -236,6 +245,7 @@ pub fn run(
     Ok(Summary {
         pipeline_events_per_s: wasm.events_per_s(),
         wasm_vs_native: wasm.time.cpu / native.time.cpu,
+        whole_events_vs_members: whole.time.cpu / wasm.time.cpu,
         extra_stage_cost_percent: (plus_one.time.cpu / wasm.time.cpu - 1.0) * 100.0,
         per_record_vs_batch: per_record.time.cpu / wasm.time.cpu,
         pipeline_vs_roundtrip: wasm.time.cpu / roundtrip.time.cpu,
