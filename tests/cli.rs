@@ -148,6 +148,13 @@ fn validate_reports_stages_or_the_problem() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     let text = String::from_utf8(ok.stdout).unwrap();
     assert!(text.contains("is valid: 3 stages") && text.contains("pii-mask@0.1.0"), "{text}");
+    // What each stage is sent: the filter its one member, the PII stage everything.
+    assert!(text.contains("sent only the members it reads: event_type\n"), "{text}");
+    assert!(
+        text.contains("members it reads: flow_id, flow, account_id, account, tags, firehose_processing\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("sent whole events").count(), 1, "{text}");
 
     let dir = TestDir::new();
     let bad = dir.pipeline(

@@ -33,6 +33,10 @@ pub fn validate(engine: Arc<Engine>, args: ValidateArgs) -> anyhow::Result<ExitC
             stage.module_version,
             stage.module_path.display()
         );
+        match stage.reads() {
+            Some(names) => println!("     sent only the members it reads: {}", names.join(", ")),
+            None => println!("     sent whole events"),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

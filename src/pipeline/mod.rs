@@ -40,6 +40,7 @@ pub struct Stage {
     module: CompiledModule,
     config: String,
     label: Arc<str>,
+    reads: Option<Vec<String>>,
 }
 
 impl Stage {
@@ -56,6 +57,12 @@ impl Stage {
     /// SHA-256 of the module's bytes.
     pub fn module_hash(&self) -> &str {
         &self.module.hash
+    }
+
+    /// The top-level members the module, as configured, said it reads (each event is
+    /// cut down to them before it is sent); `None` when it is sent whole events.
+    pub fn reads(&self) -> Option<&[String]> {
+        self.reads.as_deref()
     }
 }
 
@@ -108,6 +115,9 @@ impl Pipeline {
             let label: Arc<str> = Arc::from(format!("{} ({}@{})", stage.name, info.name, info.version));
             instance.set_label(label.clone());
             configure(&mut instance, &stage.config).map_err(stage_error)?;
+            let reads = instance
+                .reads()
+                .map(|names| (0..names.len()).map(|i| String::from_utf8_lossy(names.name(i)).into_owned()).collect());
             instances.push(Some(instance));
             stages.push(Stage {
                 name: stage.name.clone(),
@@ -117,6 +127,7 @@ impl Pipeline {
                 module,
                 config: stage.config.clone(),
                 label,
+                reads,
             });
         }
         let id: Arc<str> = Arc::from(crate::engine::hex(&id.finalize()[..8]));
