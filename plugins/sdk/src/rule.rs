@@ -102,8 +102,9 @@ pub trait Rule: Sized + 'static {
     /// key has escapes too), which saves copying the rest into the module: name every
     /// member a path of the configuration starts with and every member the rule adds or
     /// replaces. Such a rule must edit, never replace, an event (a replaced event, or a
-    /// root object set whole, is dead-lettered: the rule never saw the rest). Running
-    /// natively, a rule gets whole events whatever it answers.
+    /// root object set whole, is dead-lettered: the rule never saw the rest).
+    /// [`TestBatch`](crate::testing::TestBatch) cuts events down the same way, so a
+    /// member the rule reads but does not name shows in its tests.
     fn reads(&self) -> Option<Vec<String>> {
         None
     }

@@ -1,5 +1,6 @@
 //! Running a rule natively in tests, the way the host runs it: events are validated
-//! and indexed, and the rule's verdicts and edits are applied and checked.
+//! and indexed, cut down to the members the rule reads when it names them
+//! ([`Rule::reads`]), and the rule's verdicts and edits are applied and checked.
 //!
 //! ```
 //! use firehose_sdk::testing::{Fate, TestBatch};
@@ -21,7 +22,7 @@
 //! assert_eq!(fates[0], Fate::Kept(r#"{"name": "ZOË"}"#.into()));
 //! ```
 
-use crate::json::{self, Applier};
+use crate::json::{self, Applier, NameSet, Projection};
 use crate::{Batch, Context, Output, Rule, Verdict};
 
 /// Events ready to be given to a rule.
@@ -71,12 +72,39 @@ impl TestBatch {
         self.run_with(rule, &Context::default())
     }
 
-    /// Runs `rule` with `ctx` and returns each event's fate.
+    /// Runs `rule` with `ctx` and returns each event's fate. A rule that names the
+    /// members it reads is given each event cut down to them, as the host gives it, so
+    /// a member missing from [`Rule::reads`] shows in the test.
     pub fn run_with<R: Rule>(&self, rule: &mut R, ctx: &Context) -> Vec<Fate> {
         let mut out = Output::new();
-        rule.process(&self.batch(), ctx, &mut out);
-        assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
+        match rule.reads() {
+            Some(names) => {
+                let (cut, mut projection) = self.cut_down(&names);
+                rule.process(&cut.batch(), ctx, &mut out);
+                assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
+                projection.map_back(&mut out);
+            }
+            None => {
+                rule.process(&self.batch(), ctx, &mut out);
+                assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
+            }
+        }
         self.fates(&out)
+    }
+
+    /// The events cut down to the members `names`, and the map back.
+    fn cut_down(&self, names: &[String]) -> (TestBatch, Projection) {
+        let mut set = NameSet::new();
+        names.iter().for_each(|name| {
+            set.insert(name.as_bytes());
+        });
+        let (mut cut, mut projection) = (TestBatch::default(), Projection::new());
+        for event in self.batch().iter() {
+            projection.push(event.bytes(), event.tape(), &set, &mut cut.events, &mut cut.tape);
+            cut.ends.push(cut.events.len() as u32);
+            cut.tape_ends.push(cut.tape.len() as u32);
+        }
+        (cut, projection)
     }
 
     /// Applies `out` to the batch as the host would.
@@ -122,5 +150,52 @@ impl Fate {
             Fate::Kept(text) => serde_json::from_str(text).expect("kept events are valid JSON"),
             other => panic!("expected a kept event, got {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConfigError, ModuleInfo};
+
+    /// Adds how many members it saw to each event; replaces events with `"replace"`.
+    struct Counting(Option<Vec<String>>);
+
+    impl Rule for Counting {
+        fn describe() -> ModuleInfo {
+            crate::module_info!("counting")
+        }
+        fn configure(_: &str) -> Result<Self, ConfigError> {
+            Ok(Counting(None))
+        }
+        fn process(&mut self, batch: &Batch<'_>, _: &Context, out: &mut Output) {
+            for event in batch.iter() {
+                if event.member("replace").is_some() {
+                    out.replace(|buf| buf.extend_from_slice(b"{}"));
+                    continue;
+                }
+                let seen = event.root().members().count();
+                out.edit(|edits| {
+                    edits.add_with(&event.root(), "seen", |buf| buf.extend_from_slice(seen.to_string().as_bytes()))
+                });
+            }
+        }
+        fn reads(&self) -> Option<Vec<String>> {
+            self.0.clone()
+        }
+    }
+
+    #[test]
+    fn a_rule_naming_its_members_is_given_only_those_as_by_the_host() {
+        let batch = TestBatch::new(&[r#"{"a":1,"b":[2],"c":3}"#, r#"{"replace":true,"a":0}"#]).unwrap();
+        let fates = batch.run(&mut Counting(Some(vec!["a".into(), "replace".into()])));
+        assert_eq!(fates[0], Fate::Kept(r#"{"a":1,"b":[2],"c":3,"seen":1}"#.into()));
+        assert!(
+            matches!(&fates[1], Fate::Rejected(reason) if reason.contains("replaced the whole event")),
+            "{fates:?}"
+        );
+        let fates = batch.run(&mut Counting(None));
+        assert_eq!(fates[0], Fate::Kept(r#"{"a":1,"b":[2],"c":3,"seen":3}"#.into()));
+        assert_eq!(fates[1], Fate::Kept("{}".into()), "whole events may be replaced");
     }
 }
