@@ -104,7 +104,7 @@ impl Instance {
         let result = match &self.bindings {
             Bindings::TapeReads(b) => b.call_configure(&mut self.store, config).and_then(|configured| {
                 if configured.is_ok() {
-                    self.reads = b.call_reads(&mut self.store)?.map(|names| name_set(&names));
+                    self.reads = b.call_reads(&mut self.store)?.map(NameSet::of);
                 }
                 Ok(configured)
             }),
@@ -200,14 +200,6 @@ fn panic_message(stderr: &str) -> Option<String> {
         return Some(format!("panicked at {location}: {}", message.join(" ")));
     }
     lines.iter().rev().find(|l| !l.starts_with("note:")).map(|l| l.to_string())
-}
-
-fn name_set(names: &[String]) -> NameSet {
-    let mut set = NameSet::new();
-    names.iter().for_each(|name| {
-        set.insert(name.as_bytes());
-    });
-    set
 }
 
 fn wrong_world(export: &str) -> Failure {

@@ -40,6 +40,15 @@ impl NameSet {
         NameSet::default()
     }
 
+    /// A set of `names`, indexed in their order (a repeated name keeps its first index).
+    pub fn of<N: AsRef<[u8]>>(names: impl IntoIterator<Item = N>) -> NameSet {
+        let mut set = NameSet::new();
+        for name in names {
+            set.insert(name.as_ref());
+        }
+        set
+    }
+
     /// Adds `name` unless it is there, and returns its index.
     pub fn insert(&mut self, name: &[u8]) -> usize {
         if let Some(known) = self.find(name) {

@@ -191,11 +191,7 @@ mod tests {
     use crate::{Applier, tape_of, validate_event};
 
     fn names(list: &[&str]) -> NameSet {
-        let mut set = NameSet::new();
-        list.iter().for_each(|n| {
-            set.insert(n.as_bytes());
-        });
-        set
+        NameSet::of(list)
     }
 
     /// The cut-down form of `event` and its tape.

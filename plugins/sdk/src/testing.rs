@@ -94,10 +94,7 @@ impl TestBatch {
 
     /// The events cut down to the members `names`, and the map back.
     fn cut_down(&self, names: &[String]) -> (TestBatch, Projection) {
-        let mut set = NameSet::new();
-        names.iter().for_each(|name| {
-            set.insert(name.as_bytes());
-        });
+        let set = NameSet::of(names);
         let (mut cut, mut projection) = (TestBatch::default(), Projection::new());
         for event in self.batch().iter() {
             projection.push(event.bytes(), event.tape(), &set, &mut cut.events, &mut cut.tape);
