@@ -516,3 +516,56 @@ fn dead_letters_default_to_the_data_directory_and_an_unwritable_one_stops_the_st
         "{error}"
     );
 }
+
+/// The benchmark runs every case and ends with the machine-readable line the targets are
+/// read from. A workload this small says nothing about speed: the test checks that every
+/// case runs and reports, not its figures.
+#[test]
+fn bench_runs_every_case_and_ends_with_every_figure() {
+    let run = firehose(&["bench", "--events", "2000", "--repeats", "1"], None);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = String::from_utf8(run.stdout).unwrap();
+    let cases = [
+        "json_roundtrip (serde_json parse + print)",
+        "pipeline (wasm components)",
+        "pipeline (same rules, native)",
+        "pipeline (wasm), stages get whole events",
+        "stage `keep_lead_events` alone (wasm)",
+        "stage `add_context` alone (native)",
+        "stage `mask_pii` alone (wasm)",
+        "no stage: intake and emit only",
+        "pipeline + one no-op stage (wasm)",
+        "one call per event (wasm)",
+        "flb-filter_firehose (one call per chunk)",
+        "filter_wasm's way (one call per record)",
+        "firehose serve CPU (user+sys) ns/event",
+        "--output-dir DIR (gzip NDJSON batches)",
+        "all PII kinds / demo",
+        "file change to live, cached version",
+        "candidate: ",
+    ];
+    for case in cases {
+        assert!(text.contains(case), "no `{case}` in:\n{text}");
+    }
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.starts_with("bench: "), "{text}");
+    let figures = [
+        "pipeline_events_per_s",
+        "wasm_vs_native",
+        "whole_events_vs_members",
+        "pipeline_vs_json_roundtrip",
+        "per_record_vs_batch",
+        "fluent_bit_vs_pipeline",
+        "sidecar_vs_pipeline",
+        "batches_gzip_vs_ndjson",
+        "pii_all_kinds_vs_demo",
+    ];
+    for figure in figures {
+        let value = last
+            .split(' ')
+            .find_map(|pair| pair.strip_prefix(figure)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no `{figure}=` in {last}"));
+        let value: f64 = value.parse().unwrap_or_else(|e| panic!("{figure}={value}: {e}"));
+        assert!(value.is_finite() && value > 0.0, "{figure}={value}");
+    }
+}

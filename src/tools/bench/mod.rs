@@ -206,10 +206,9 @@ pub fn run(
     let native =
         measure("pipeline (same rules, native)", &workload, &pipeline, options.repeats, || native::runner(&pipeline))?;
     record(native.clone(), &mut rows);
-    let whole =
-        measure("pipeline (wasm, every stage sent whole events)", &workload, &pipeline, options.repeats, || {
-            Ok(pipeline.runner_sending_whole_events())
-        })?;
+    let whole = measure("pipeline (wasm), stages get whole events", &workload, &pipeline, options.repeats, || {
+        Ok(pipeline.runner_sending_whole_events())
+    })?;
     record(whole.clone(), &mut rows);
 
     for stage in &config.stages {
