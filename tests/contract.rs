@@ -58,9 +58,12 @@ fn a_module_naming_its_members_is_sent_only_those() {
 #[test]
 fn edits_on_the_members_sent_land_on_the_whole_event() {
     let event = r#"{"a":[1,{"b":2}],"act":"tag-last","b":"x","c":{"d":3}}"#;
-    let fates = through_misbehave(json!({"reads": ["act", "b"]}), &[event]);
+    let fates = through_misbehave(json!({"reads": ["act", "b", "seen"]}), &[event]);
     let expected = json!({"a": [1, {"b": 2}], "act": "tag-last", "b": "tagged", "c": {"d": 3}, "seen": 2});
     assert_eq!(fates[0], Fate::Delivered(expected));
+    // A member added without being named could duplicate one the module was not sent.
+    let fates = through_misbehave(json!({"reads": ["act", "b"]}), &[event]);
+    assert!(fates[0].reason().contains("added the member `seen` to the event without naming it"), "{fates:?}");
     let fates = through_misbehave(json!({}), &[event]);
     let expected = json!({"a": [1, {"b": 2}], "act": "tag-last", "b": "x", "c": "tagged", "seen": 4});
     assert_eq!(fates[0], Fate::Delivered(expected), "whole events: the last member is another");

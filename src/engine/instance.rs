@@ -51,7 +51,7 @@ pub struct Instance {
     engine: Arc<Engine>,
     /// The top-level members the module reads, as it said once configured; `None`:
     /// whole events.
-    reads: Option<NameSet>,
+    reads: Option<Arc<NameSet>>,
 }
 
 /// The exports of an instance, by world.
@@ -104,7 +104,7 @@ impl Instance {
         let result = match &self.bindings {
             Bindings::TapeReads(b) => b.call_configure(&mut self.store, config).and_then(|configured| {
                 if configured.is_ok() {
-                    self.reads = b.call_reads(&mut self.store)?.map(NameSet::of);
+                    self.reads = b.call_reads(&mut self.store)?.map(|names| Arc::new(NameSet::of(names)));
                 }
                 Ok(configured)
             }),
@@ -171,7 +171,7 @@ impl Instance {
 
     /// The top-level members the module reads under its configuration (`reads`), or
     /// `None` when it reads whole events.
-    pub fn reads(&self) -> Option<&NameSet> {
+    pub fn reads(&self) -> Option<&Arc<NameSet>> {
         self.reads.as_ref()
     }
 

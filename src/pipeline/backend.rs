@@ -52,14 +52,14 @@ impl Backend for Components {
             }
         };
         match instance.world() {
-            World::Tape => match instance.reads().filter(|_| self.cut_down) {
+            World::Tape => match instance.reads().filter(|_| self.cut_down).cloned() {
                 // Only the members the stage reads cross into the module: a few dozen
                 // bytes an event instead of the whole event and its tape.
                 Some(names) => {
-                    project(events, names, &mut self.projection, &mut self.projected);
+                    project(events, &names, &mut self.projection, &mut self.projected);
                     let cut = &self.projected;
                     let mut out = instance.process(&cut.data, &cut.ends, &cut.tape, &cut.tape_ends, context)?;
-                    self.projection.map_back(&mut out);
+                    self.projection.map_back(&mut out, &names);
                     Ok(out)
                 }
                 None => instance.process(&events.data, &events.ends, &events.tape, &events.tape_ends, context),

@@ -250,25 +250,9 @@ fn broken(message: String) -> Failure {
     Failure { kind: FailureKind::Trap, message }
 }
 
-/// Checks that there is one verdict per event and that every verdict's ranges lie
-/// inside the answer.
+/// Checks that the answer is well formed for `expected` events ([`Output::check`]).
 fn checked(out: Output, expected: usize) -> Result<Output, Failure> {
-    if out.verdicts.len() != expected {
-        return Err(broken(format!("returned {} verdicts for {} events", out.verdicts.len(), expected)));
-    }
-    let (bytes, edits) = (out.bytes.len() as u64, out.edits.len() as u64);
-    for verdict in &out.verdicts {
-        match *verdict {
-            Verdict::Replace { start, len } if start as u64 + len as u64 > bytes => {
-                return Err(broken(format!("returned a rewrite at {start}+{len} outside its {bytes} output bytes")));
-            }
-            Verdict::Edit { first, count } if first as u64 + count as u64 > edits => {
-                return Err(broken(format!("returned edits {first}+{count} outside its {edits} edits")));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    out.check(expected).map(|()| out).map_err(broken)
 }
 
 /// At most how many bytes `result` makes of `events`: every kept event, every edited

@@ -47,6 +47,40 @@ impl Output {
         Self::default()
     }
 
+    /// Whether this is a well-formed answer for `events` events: one verdict each, every
+    /// replacement inside [`bytes`](Output::bytes), every event's edits inside
+    /// [`edits`](Output::edits) and after the previous event's (grouped by event, in
+    /// order, so that no edit serves two events). Edits' own texts are checked when
+    /// they are applied.
+    pub fn check(&self, events: usize) -> Result<(), String> {
+        if self.verdicts.len() != events {
+            return Err(format!("returned {} verdicts for {} events", self.verdicts.len(), events));
+        }
+        let (bytes, edits) = (self.bytes.len() as u64, self.edits.len() as u64);
+        let mut edits_end = 0u64;
+        for verdict in &self.verdicts {
+            match *verdict {
+                Verdict::Replace { start, len } if start as u64 + len as u64 > bytes => {
+                    return Err(format!("returned a rewrite at {start}+{len} outside its {bytes} output bytes"));
+                }
+                Verdict::Edit { first, count } => {
+                    let end = first as u64 + count as u64;
+                    if end > edits {
+                        return Err(format!("returned edits {first}+{count} outside its {edits} edits"));
+                    }
+                    if (first as u64) < edits_end {
+                        return Err(format!(
+                            "returned edits {first}+{count} overlapping an earlier event's (edits are grouped by event, in order)"
+                        ));
+                    }
+                    edits_end = end;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Empties the output, keeping its allocations.
     pub fn clear(&mut self) {
         self.verdicts.clear();
@@ -187,5 +221,36 @@ impl Edits<'_> {
     /// Removes the member whose key is `key`.
     pub fn remove(&mut self, key: &Key<'_>) {
         self.edits.push(Edit { entry: key.entry as u32, action: EditAction::RemoveMember, text_start: 0, text_len: 0 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_well_formed_answer_has_one_verdict_each_and_its_spans_inside_and_in_order() {
+        let edit = |entry| Edit { entry, action: EditAction::SetValue, text_start: 0, text_len: 1 };
+        let mut out = Output::new();
+        out.bytes.extend_from_slice(b"1");
+        out.edits = vec![edit(1), edit(2), edit(3)];
+        out.verdicts = vec![
+            Verdict::Edit { first: 0, count: 2 },
+            Verdict::Keep,
+            Verdict::Replace { start: 0, len: 1 },
+            Verdict::Edit { first: 2, count: 1 },
+        ];
+        assert_eq!(out.check(4), Ok(()));
+        assert_eq!(out.check(3).unwrap_err(), "returned 4 verdicts for 3 events");
+        let with = |i: usize, verdict: Verdict| {
+            let mut other = out.clone();
+            other.verdicts[i] = verdict;
+            other.check(4).unwrap_err()
+        };
+        assert!(with(2, Verdict::Replace { start: 1, len: 1 }).contains("outside its 1 output bytes"));
+        assert!(with(3, Verdict::Edit { first: 2, count: 2 }).contains("outside its 3 edits"));
+        // Two events naming the same edits: one edit would be applied (and copied) twice.
+        assert!(with(3, Verdict::Edit { first: 1, count: 1 }).contains("overlapping an earlier event's"));
+        assert!(with(3, Verdict::Edit { first: 0, count: 1 }).contains("overlapping"));
     }
 }

@@ -7,8 +7,9 @@
 //! offset per member maps an entry back: entry `e` of a member that starts at entry
 //! `p` in the projection and `o` in the event is entry `e - p + o` of the event.
 
+use crate::scan::{scan_string, skip_ws};
 use crate::tape::{self, KEY_ESCAPED, OBJECT, OBJECT_END};
-use crate::{Edit, EditAction, NameSet, Output, Verdict};
+use crate::{Edit, EditAction, NameSet, Output, Verdict, unescape};
 
 /// Why an event is dead-lettered when its stage replaced it after reading only some of
 /// its members.
@@ -126,22 +127,19 @@ impl Projection {
         }
         let start = if i == 0 { 0 } else { self.events[i - 1].members_end as usize };
         let members = &self.members[start..event.members_end as usize];
-        let member = members.iter().find(|m| entry >= m.projected && entry - m.projected < m.entries)?;
-        Some(entry - member.projected + member.original)
+        // Members are in order: the one holding `entry` is the last starting at or before it.
+        let member = members[..members.partition_point(|m| m.projected <= entry)].last()?;
+        (entry - member.projected < member.entries).then(|| entry - member.projected + member.original)
     }
 
-    /// Turns `out`, a stage's answer for the cut-down events, into its answer for the
-    /// whole events: edits name the events' own entries. An event the stage replaced,
-    /// whose root it set, or whose edits name entries its cut-down form lacks is
-    /// rejected with the reason. An answer whose verdicts or spans do not fit is left
-    /// as it is, for the host's checks to refuse.
-    pub fn map_back(&mut self, out: &mut Output) {
-        let edit_count = out.edits.len() as u64;
-        let fits = |v: &Verdict| match *v {
-            Verdict::Edit { first, count } => first as u64 + count as u64 <= edit_count,
-            _ => true,
-        };
-        if out.verdicts.len() != self.events.len() || !out.verdicts.iter().all(fits) {
+    /// Turns `out`, the answer of a stage that reads the members `names` for the
+    /// cut-down events, into its answer for the whole events: edits name the events'
+    /// own entries. An event the stage replaced, whose root it set, to whose root it
+    /// added a member it did not name, or whose edits name entries its cut-down form
+    /// lacks is rejected with the reason. An answer that is not well formed
+    /// ([`Output::check`]) is left as it is, for the host's checks to refuse.
+    pub fn map_back(&mut self, out: &mut Output, names: &NameSet) {
+        if out.check(self.events.len()).is_err() {
             return;
         }
         let mut mapped = std::mem::take(&mut self.spare_edits);
@@ -152,7 +150,7 @@ impl Projection {
                 Verdict::Edit { first, count } => {
                     let first_mapped = mapped.len();
                     let edits = &out.edits[first as usize..(first + count) as usize];
-                    match self.map_edits(i, edits, &mut mapped) {
+                    match self.map_edits(i, edits, &out.bytes, names, &mut mapped) {
                         Ok(()) => *verdict = Verdict::Edit { first: first_mapped as u32, count },
                         Err(reason) => {
                             mapped.truncate(first_mapped);
@@ -166,11 +164,29 @@ impl Projection {
         self.spare_edits = std::mem::replace(&mut out.edits, mapped);
     }
 
-    /// Appends event `i`'s `edits`, naming the event's own entries, to `mapped`.
-    fn map_edits(&self, i: usize, edits: &[Edit], mapped: &mut Vec<Edit>) -> Result<(), String> {
+    /// Appends event `i`'s `edits`, naming the event's own entries, to `mapped`;
+    /// `bytes` holds their texts.
+    fn map_edits(
+        &self,
+        i: usize,
+        edits: &[Edit],
+        bytes: &[u8],
+        names: &NameSet,
+        mapped: &mut Vec<Edit>,
+    ) -> Result<(), String> {
         for edit in edits {
             if edit.entry == 0 && edit.action == EditAction::SetValue {
                 return Err(ROOT_SET.to_string());
+            }
+            if edit.entry == 0 && edit.action == EditAction::AddMember {
+                let text = bytes
+                    .get(edit.text_start as usize..(edit.text_start as usize).saturating_add(edit.text_len as usize));
+                if let Some(key) = text.and_then(member_key).filter(|key| names.find(key.as_bytes()).is_none()) {
+                    return Err(format!(
+                        "module added the member `{key}` to the event without naming it in `reads`: the event may \
+                         already have one, which the module was not sent; it must name every member it adds"
+                    ));
+                }
             }
             let Some(entry) = self.original_entry(i, edit.entry) else {
                 let entries = self.events[i].projected_end + 1;
@@ -183,6 +199,17 @@ impl Projection {
         }
         Ok(())
     }
+}
+
+/// The key of a member's text (`"key": value`), unescaped; `None` when the text does
+/// not start with a key (the edit's check refuses it then).
+fn member_key(text: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let start = skip_ws(text, 0);
+    if text.get(start) != Some(&b'"') {
+        return None;
+    }
+    let (end, _) = scan_string(text, start).ok()?;
+    unescape(&text[start + 1..end - 1])
 }
 
 #[cfg(test)]
@@ -250,7 +277,7 @@ mod tests {
             out
         };
         let mut on_cut = edits_on(&tape, &text);
-        projection.map_back(&mut on_cut);
+        projection.map_back(&mut on_cut, &names(&["email", "tags", "added"]));
         let on_whole = edits_on(&whole, event);
         let apply = |out: &Output| {
             let Verdict::Edit { first, count } = out.verdicts[0] else { panic!("{:?}", out.verdicts) };
@@ -290,7 +317,7 @@ mod tests {
             Verdict::Edit { first: 2, count: 1 },
         ];
         let mut broken = out.clone();
-        projection.map_back(&mut out);
+        projection.map_back(&mut out, &names(&["a"]));
         assert!(matches!(&out.verdicts[0], Verdict::Reject(r) if r.contains("replaced the whole event")));
         assert!(matches!(&out.verdicts[1], Verdict::Reject(r) if r.contains("set the whole event")));
         assert!(matches!(&out.verdicts[2], Verdict::Reject(r) if r.contains("entry 9 is outside the 4 entries")));
@@ -299,7 +326,34 @@ mod tests {
         // An edit span outside the answer: left for the host's checks.
         broken.verdicts[3] = Verdict::Edit { first: 2, count: 5 };
         let before = broken.verdicts.clone();
-        projection.map_back(&mut broken);
+        projection.map_back(&mut broken, &names(&["a"]));
         assert_eq!(broken.verdicts, before);
+        // Edits shared by two events (each mapped copy would cost the host memory): left
+        // for the host's checks too.
+        broken.verdicts[3] = Verdict::Edit { first: 1, count: 1 };
+        let before = broken.verdicts.clone();
+        projection.map_back(&mut broken, &names(&["a"]));
+        assert_eq!(broken.verdicts, before);
+        assert!(broken.check(4).unwrap_err().contains("overlapping an earlier event's"));
+    }
+
+    #[test]
+    fn refuses_a_member_added_to_the_root_that_was_not_named() {
+        let event = r#"{"a":1,"b":2}"#;
+        let (text, tape, mut projection) = cut(event, &["a"]);
+        let ev = crate::Event::new(text.as_bytes(), &tape);
+        let mut out = Output::new();
+        out.edit(|edits| edits.add_with(&ev.root(), "b", |o| o.extend_from_slice(b"3")));
+        projection.map_back(&mut out, &names(&["a"]));
+        assert!(
+            matches!(&out.verdicts[0], Verdict::Reject(r) if r.contains("added the member `b`")),
+            "{:?}",
+            out.verdicts
+        );
+        // Named (even written with escapes), it is added.
+        let mut out = Output::new();
+        out.edit(|edits| edits.push(0, EditAction::AddMember, br#" "\u0062" : 3"#));
+        projection.map_back(&mut out, &names(&["a", "b"]));
+        assert_eq!(out.verdicts[0], Verdict::Edit { first: 0, count: 1 });
     }
 }

@@ -101,8 +101,9 @@ pub trait Rule: Sized + 'static {
     /// sends [`process`](Rule::process) each event cut down to them (every member whose
     /// key has escapes too), which saves copying the rest into the module: name every
     /// member a path of the configuration starts with and every member the rule adds or
-    /// replaces. Such a rule must edit, never replace, an event (a replaced event, or a
-    /// root object set whole, is dead-lettered: the rule never saw the rest).
+    /// replaces (the host dead-letters an event given a member the rule did not name).
+    /// Such a rule must edit, never replace, an event (a replaced event, or a root
+    /// object set whole, is dead-lettered: the rule never saw the rest).
     /// [`TestBatch`](crate::testing::TestBatch) cuts events down the same way, so a
     /// member the rule reads but does not name shows in its tests.
     fn reads(&self) -> Option<Vec<String>> {

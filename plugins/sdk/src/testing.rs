@@ -79,10 +79,11 @@ impl TestBatch {
         let mut out = Output::new();
         match rule.reads() {
             Some(names) => {
+                let names = NameSet::of(names);
                 let (cut, mut projection) = self.cut_down(&names);
                 rule.process(&cut.batch(), ctx, &mut out);
                 assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
-                projection.map_back(&mut out);
+                projection.map_back(&mut out, &names);
             }
             None => {
                 rule.process(&self.batch(), ctx, &mut out);
@@ -93,11 +94,10 @@ impl TestBatch {
     }
 
     /// The events cut down to the members `names`, and the map back.
-    fn cut_down(&self, names: &[String]) -> (TestBatch, Projection) {
-        let set = NameSet::of(names);
+    fn cut_down(&self, names: &NameSet) -> (TestBatch, Projection) {
         let (mut cut, mut projection) = (TestBatch::default(), Projection::new());
         for event in self.batch().iter() {
-            projection.push(event.bytes(), event.tape(), &set, &mut cut.events, &mut cut.tape);
+            projection.push(event.bytes(), event.tape(), names, &mut cut.events, &mut cut.tape);
             cut.ends.push(cut.events.len() as u32);
             cut.tape_ends.push(cut.tape.len() as u32);
         }
@@ -185,11 +185,16 @@ mod tests {
     #[test]
     fn a_rule_naming_its_members_is_given_only_those_as_by_the_host() {
         let batch = TestBatch::new(&[r#"{"a":1,"b":[2],"c":3}"#, r#"{"replace":true,"a":0}"#]).unwrap();
-        let fates = batch.run(&mut Counting(Some(vec!["a".into(), "replace".into()])));
+        let fates = batch.run(&mut Counting(Some(vec!["a".into(), "replace".into(), "seen".into()])));
         assert_eq!(fates[0], Fate::Kept(r#"{"a":1,"b":[2],"c":3,"seen":1}"#.into()));
         assert!(
             matches!(&fates[1], Fate::Rejected(reason) if reason.contains("replaced the whole event")),
             "{fates:?}"
+        );
+        let fates = batch.run(&mut Counting(Some(vec!["a".into()])));
+        assert!(
+            matches!(&fates[0], Fate::Rejected(reason) if reason.contains("`seen`")),
+            "adds a member it did not name"
         );
         let fates = batch.run(&mut Counting(None));
         assert_eq!(fates[0], Fate::Kept(r#"{"a":1,"b":[2],"c":3,"seen":3}"#.into()));
