@@ -67,11 +67,18 @@ impl NameSet {
     }
 
     /// The index of `key` (a name's bytes, unescaped), if it is in the set.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, key: &[u8]) -> Option<usize> {
+        // Most keys are refused by their length alone: inline everywhere, no call.
         if self.lengths & length_bit(key.len()) == 0 {
             return None;
         }
+        self.probe(key)
+    }
+
+    /// [`find`](NameSet::find) for a key of a length some name has.
+    #[inline(always)]
+    fn probe(&self, key: &[u8]) -> Option<usize> {
         let (head, rest) = packed(key);
         let last = self.table.len() - 1;
         let mut at = home(key, head, rest, self.shift);
