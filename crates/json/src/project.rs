@@ -269,8 +269,8 @@ mod tests {
         let event = r#"{"id":7,"email":"a@b.c","tags":["x"],"keep":{"deep":1}}"#;
         let whole = tape_of(event.as_bytes()).unwrap();
         let (text, tape, mut projection) = cut(event, &["email", "tags"]);
-        // Edits as a stage would make them on each form: set a member, add to the root,
-        // add to a nested array's object, remove a member.
+        // Edits as a stage would make them on each form: set a member, add one to the
+        // root, remove one.
         let edits_on = |tape: &[u32], text: &str| {
             let ev = crate::Event::new(text.as_bytes(), tape);
             let mut out = Output::new();
