@@ -38,6 +38,10 @@ pub struct Step {
     pub stage: String,
     /// `name (module@version)`.
     pub module: String,
+    /// The top-level members the stage was sent (it names them in `reads`); absent when
+    /// it was sent the whole event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
     /// `kept`, `edited`, `dropped` or `rejected`.
     pub verdict: &'static str,
     /// Why it was rejected, for `rejected`.
@@ -112,6 +116,7 @@ pub fn explain(pipeline: &Arc<Pipeline>, record: &[u8], show_values: bool) -> Ex
         let mut step = Step {
             stage: stage.name.clone(),
             module: stage.label().to_string(),
+            reads: stage.reads().map(<[String]>::to_vec),
             verdict: "kept",
             reason: None,
             edits: Vec::new(),
@@ -177,6 +182,9 @@ impl fmt::Display for Explanation {
         writeln!(f, "rules version {}", self.rules_version)?;
         for step in &self.stages {
             writeln!(f, "{}: {} ({:.1} µs)", step.module, step.verdict, step.micros)?;
+            if let Some(reads) = &step.reads {
+                writeln!(f, "    sent only: {}", reads.join(", "))?;
+            }
             if let Some(reason) = &step.reason {
                 writeln!(f, "    reason: {reason}")?;
             }

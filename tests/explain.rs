@@ -63,6 +63,10 @@ fn an_event_each_stage_changes_shows_edits_by_path_with_old_values_masked() {
     let text = explained.to_string();
     assert!(text.contains("$.lead_data.ssn: ‹string, 11 chars› → \"***-**-6789\""), "{text}");
     assert!(text.contains("mask_pii (pii-mask@") && text.contains(" µs)"), "{text}");
+    // What each stage was sent: the filter one member, the PII stage the whole event.
+    assert_eq!(explained.stages[0].reads.as_deref(), Some(&["event_type".to_string()][..]));
+    assert_eq!(explained.stages[2].reads, None);
+    assert!(text.contains("    sent only: event_type\n"), "{text}");
     assert!(text.contains("verdict: delivered"), "{text}");
     for secret in ["123-45-6789", "zoe.k@example.com", "Zoë"] {
         assert!(!text.contains(secret), "`{secret}` shown without --show-values:\n{text}");

@@ -82,12 +82,12 @@ impl TestBatch {
                 let names = NameSet::of(names);
                 let (cut, mut projection) = self.cut_down(&names);
                 rule.process(&cut.batch(), ctx, &mut out);
-                assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
+                well_formed(&out, self.ends.len());
                 projection.map_back(&mut out, &names);
             }
             None => {
                 rule.process(&self.batch(), ctx, &mut out);
-                assert_eq!(out.verdicts.len(), self.ends.len(), "one verdict per event");
+                well_formed(&out, self.ends.len());
             }
         }
         self.fates(&out)
@@ -137,6 +137,14 @@ impl TestBatch {
                 }
             })
             .collect()
+    }
+}
+
+/// Fails the test, as the host would fail the call, when `out` is not a well-formed
+/// answer for `events` events (verdict count, spans, edits shared between events).
+fn well_formed(out: &Output, events: usize) {
+    if let Err(e) = out.check(events) {
+        panic!("the rule's answer is broken (the host would dead-letter the whole batch): it {e}");
     }
 }
 
