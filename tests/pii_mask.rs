@@ -251,3 +251,23 @@ fn generated_events_keep_their_user_agent_and_lose_their_host_part() {
     assert_eq!(out["event_id"], event["event_id"], "uuids are not IPv6 addresses");
     assert_eq!(out["timestamp"], event["timestamp"], "times are not IPv6 addresses or dates of birth");
 }
+
+/// Without `detect`, the component names the members its fields lie in, and the host
+/// sends it only those: the fields are masked exactly as when it gets whole events, and
+/// the members it never saw come out byte for byte.
+#[test]
+fn masking_only_fields_is_sent_only_their_members() {
+    let mut fields_only = config();
+    fields_only.as_object_mut().unwrap().remove("detect");
+    let pipeline = single("pii-mask", fields_only);
+    assert_eq!(pipeline.stages()[0].reads(), Some(&["lead_data".to_string()][..]));
+    let event = json!({"id": 1, "note": "call 555-123-4567", "lead_data": {"ssn": "123-45-6789", "contacts": [{"phone": "555.987.6543"}]}, "z": [true]});
+    let mut intake = firehose::intake::Intake::default();
+    intake.add(1, event.to_string().as_bytes());
+    let at = |runner: &mut firehose::Runner| runner.run_as(&intake.events, 0, "b".into()).delivered;
+    let (cut, whole) = (at(&mut pipeline.runner()), at(&mut pipeline.runner_sending_whole_events()));
+    assert_eq!(cut, whole);
+    let out: Value = serde_json::from_slice(cut.get(0)).unwrap();
+    assert_eq!(out["lead_data"], json!({"ssn": "***-**-6789", "contacts": [{"phone": "555.***.****"}]}));
+    assert_eq!(out["note"], "call 555-123-4567", "not a field, and nothing is detected");
+}

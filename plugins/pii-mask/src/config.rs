@@ -239,7 +239,14 @@ pub(crate) fn build(text: &str) -> Result<PiiMask, ConfigError> {
         Some(key) => Masker::with_key(key.as_bytes()),
         None => Masker::new(),
     };
-    Ok(PiiMask { matcher, strategies, detectors, detect_strategy, custom, masker, scratch: Scratch::default() })
+    // Without detection only the fields are read: the host then sends just their
+    // top-level members (unless a path may reach any member).
+    let reads = if detectors.is_empty() && custom.is_none() {
+        paths[..strategies.len()].iter().map(|p| p.top_level_member().map(str::to_string)).collect()
+    } else {
+        None
+    };
+    Ok(PiiMask { matcher, strategies, detectors, detect_strategy, custom, masker, reads, scratch: Scratch::default() })
 }
 
 /// The built-in detectors with their context words, and each kind's strategy.

@@ -10,6 +10,10 @@
 //!   passes the Luhn check, so detection would mask them as cards; name numeric PII in
 //!   `fields`) and member keys (a key cannot be edited in place; keep PII out of keys).
 //!
+//! Without `detect`, the module reads only the top-level members its `fields` lie in
+//! (`Rule::reads`), so the host sends it just those: masking a few named fields costs
+//! little more than the copy of those members.
+//!
 //! # Strategies
 //!
 //! | name | effect |
@@ -96,6 +100,9 @@ pub struct PiiMask {
     /// `detect.custom`, when any.
     custom: Option<CustomPatterns>,
     masker: Masker,
+    /// The top-level members the fields lie in, when nothing is detected (see
+    /// [`Rule::reads`]).
+    reads: Option<Vec<String>>,
     scratch: Scratch,
 }
 
@@ -273,6 +280,12 @@ impl Rule for PiiMask {
         for event in batch.iter() {
             self.mask_event(&event, out);
         }
+    }
+
+    /// The members its `fields` lie in when nothing is detected; whole events when
+    /// detectors scan every string, or a field's path may reach any member.
+    fn reads(&self) -> Option<Vec<String>> {
+        self.reads.clone()
     }
 }
 

@@ -270,3 +270,27 @@ fn fixed_texts_are_shared_by_every_event_of_a_batch_and_written_per_batch() {
         assert_eq!(got, expected);
     }
 }
+
+#[test]
+fn without_detection_it_reads_only_the_members_its_fields_lie_in() {
+    let reads = |config: Value| PiiMask::configure(&config.to_string()).unwrap().reads();
+    let mut fields_only = config();
+    fields_only.as_object_mut().unwrap().remove("detect");
+    fields_only["fields"].as_array_mut().unwrap().push(json!({"path": "$.contact.email", "strategy": "email"}));
+    let names = reads(fields_only.clone()).unwrap();
+    assert!(names.iter().all(|n| n == "lead_data" || n == "contact") && names.len() == 8, "one per field: {names:?}");
+    assert_eq!(reads(config()), None, "detectors scan every string");
+    let mut anywhere = fields_only.clone();
+    anywhere["fields"].as_array_mut().unwrap().push(json!({"path": "$..ssn", "strategy": "last4"}));
+    assert_eq!(reads(anywhere), None, "a path that may reach any member needs whole events");
+    // Run through TestBatch, the rule is given only `lead_data` and `contact`: the same
+    // masking, the other members untouched.
+    let event =
+        json!({"id": "x", "lead_data": {"ssn": "123-45-6789"}, "note": "555-123-4567", "contact": {"email": "a@b.co"}});
+    let (changed, out) = mask(&fields_only, &event);
+    assert!(changed);
+    assert_eq!(
+        out,
+        json!({"id": "x", "lead_data": {"ssn": "***-**-6789"}, "note": "555-123-4567", "contact": {"email": "a***@b.co"}})
+    );
+}
