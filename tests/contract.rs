@@ -29,6 +29,21 @@ fn the_sdk_builds_modules_that_answer_with_words_and_name_their_members() {
         assert_eq!(answers_with(name), "words, naming its members", "{name}");
     }
     assert_eq!(answers_with("records-answer"), "records");
+    assert_eq!(answers_with("words-answer"), "words");
+}
+
+#[test]
+fn a_module_of_0_1_2_naming_no_members_runs_beside_one_that_does_and_gets_whole_events() {
+    let pipeline = load(
+        "metadata: {rules_version: false}\nstages:\n  - name: named\n    module: '{misbehave}'\n    config: {reads: [act]}\n  - name: words\n    module: '{words-answer}'\n",
+    );
+    assert_eq!(pipeline.stages()[0].reads(), Some(&["act".to_string()][..]));
+    assert_eq!(pipeline.stages()[1].reads(), None, "a tape-rule module of 0.1.2 is sent whole events");
+    let events = [json!({"a": 1, "act": "ok", "b": [2]}), json!({"reject": "not this one"}), json!({"act": "reject"})];
+    let fates = run(&pipeline, &events);
+    assert_eq!(fates[0], Fate::Delivered(json!({"a": 1, "act": "ok", "b": [2], "members": 3})));
+    assert_eq!(fates[1], Fate::DeadLettered { stage: "words".into(), reason: "not this one".into() });
+    assert_eq!(fates[2], Fate::DeadLettered { stage: "named".into(), reason: "rejected on request".into() });
 }
 
 /// Each event's fate through `misbehave` configured with `config`, events given as text

@@ -36,7 +36,8 @@ pub fn empty_dev_null_if_it_is_a_plain_file() {
 pub const MODULES_BUILT: &str = "FIREHOSE_TEST_MODULES_BUILT";
 
 /// Builds every module component (once per test binary) and returns the path of one:
-/// `filter`, `enrich`, `pii-mask`, or a test guest: `misbehave`, `records-answer`.
+/// `filter`, `enrich`, `pii-mask`, or a test guest: `misbehave`, `records-answer`,
+/// `words-answer`.
 pub fn module(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
@@ -52,7 +53,7 @@ pub fn module(name: &str) -> PathBuf {
         assert!(status.success(), "building the rule modules failed");
     });
     let file = match name {
-        "misbehave" | "records-answer" => format!("{}.wasm", name.replace('-', "_")),
+        "misbehave" | "records-answer" | "words-answer" => format!("{}.wasm", name.replace('-', "_")),
         other => format!("firehose_{}.wasm", other.replace('-', "_")),
     };
     let path = target_dir().join("wasm32-wasip2/module").join(file);
@@ -86,11 +87,11 @@ impl TestDir {
         path
     }
 
-    /// Writes `pipeline.yaml`. `{filter}`, `{enrich}`, `{pii-mask}`, `{misbehave}` and
-    /// `{records-answer}` in the text become the built modules' paths.
+    /// Writes `pipeline.yaml`. `{filter}`, `{enrich}`, `{pii-mask}`, `{misbehave}`,
+    /// `{records-answer}` and `{words-answer}` in the text become the built modules' paths.
     pub fn pipeline(&self, yaml: &str) -> PathBuf {
         let mut text = yaml.to_string();
-        for name in ["filter", "enrich", "pii-mask", "misbehave", "records-answer"] {
+        for name in ["filter", "enrich", "pii-mask", "misbehave", "records-answer", "words-answer"] {
             let key = format!("{{{name}}}");
             if text.contains(&key) {
                 text = text.replace(&key, &module(name).display().to_string());

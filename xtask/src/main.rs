@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Crates built as rule modules (the shipped ones and the test guests).
-const MODULES: [&str; 7] = [
+const MODULES: [&str; 8] = [
     "firehose-filter",
     "firehose-enrich",
     "firehose-pii-mask",
@@ -22,6 +22,7 @@ const MODULES: [&str; 7] = [
     "firehose-template",
     "misbehave",
     "records-answer",
+    "words-answer",
 ];
 
 fn main() -> ExitCode {
