@@ -126,25 +126,23 @@ impl Instance {
         context: &wit::BatchContext,
     ) -> Result<Output, Failure> {
         let _running = self.arm(1);
-        match &self.bindings {
+        // Both tape worlds answer in words (`tape-answer`).
+        let answer = match &self.bindings {
             Bindings::TapeReads(bindings) => {
-                let result = bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context);
-                let answer = result.map_err(|e| failure(&mut self.store, e, self.limits))?;
-                Output::from_words(&answer.verdicts, answer.bytes, &answer.edits)
-                    .map_err(|e| Failure { kind: FailureKind::Trap, message: e.to_string() })
+                bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context)
             }
             Bindings::Tape(bindings) => {
-                let result = bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context);
-                let answer = result.map_err(|e| failure(&mut self.store, e, self.limits))?;
-                Output::from_words(&answer.verdicts, answer.bytes, &answer.edits)
-                    .map_err(|e| Failure { kind: FailureKind::Trap, message: e.to_string() })
+                bindings.call_process_tape(&mut self.store, events, ends, tape, tape_ends, context)
             }
             Bindings::TapeRecords(bindings) => {
                 let result = bindings.call_process(&mut self.store, events, ends, tape, tape_ends, context);
-                result.map(Output::from).map_err(|e| failure(&mut self.store, e, self.limits))
+                return result.map(Output::from).map_err(|e| failure(&mut self.store, e, self.limits));
             }
-            Bindings::Json(_) => Err(wrong_world("process-tape")),
-        }
+            Bindings::Json(_) => return Err(wrong_world("process-tape")),
+        };
+        let answer = answer.map_err(|e| failure(&mut self.store, e, self.limits))?;
+        Output::from_words(&answer.verdicts, answer.bytes, &answer.edits)
+            .map_err(|e| Failure { kind: FailureKind::Trap, message: e.to_string() })
     }
 
     /// Calls `process-json` (JSON world) for one batch of events as JSON text.

@@ -7,11 +7,9 @@
 //! offset per member maps an entry back: entry `e` of a member that starts at entry
 //! `p` in the projection and `o` in the event is entry `e - p + o` of the event.
 
-use std::borrow::Cow;
-
 use crate::scan::{scan_string, skip_ws};
 use crate::tape::{self, KEY_ESCAPED, OBJECT, OBJECT_END};
-use crate::{Edit, EditAction, NameSet, Output, Verdict, unescape};
+use crate::{Edit, EditAction, Key, NameSet, Output, Verdict, unescape};
 
 /// Why an event is dead-lettered when its stage replaced it after reading only some of
 /// its members.
@@ -183,11 +181,11 @@ impl Projection {
             if edit.entry == 0 && edit.action == EditAction::AddMember {
                 let text = bytes
                     .get(edit.text_start as usize..(edit.text_start as usize).saturating_add(edit.text_len as usize));
-                if let Some(key) = text.and_then(member_key).filter(|key| names.find(key).is_none()) {
+                if let Some(key) = text.and_then(member_key).filter(|key| key.find_in(names).is_none()) {
                     return Err(format!(
                         "module added the member `{}` to the event without naming it in `reads`: the event may \
                          already have one, which the module was not sent; it must name every member it adds",
-                        String::from_utf8_lossy(&key)
+                        key.as_str()
                     ));
                 }
             }
@@ -204,19 +202,17 @@ impl Projection {
     }
 }
 
-/// The key of a member's text (`"key": value`), unescaped; `None` when the text does
-/// not start with a key (the edit's check refuses it then).
-fn member_key(text: &[u8]) -> Option<Cow<'_, [u8]>> {
+/// The key of a member's text (`"key": value`); `None` when the text does not start
+/// with a readable key (the edit's check refuses it then).
+fn member_key(text: &[u8]) -> Option<Key<'_>> {
     let start = skip_ws(text, 0);
     if text.get(start) != Some(&b'"') {
         return None;
     }
     let (end, escaped) = scan_string(text, start).ok()?;
     let raw = text.get(start + 1..end.checked_sub(1)?)?;
-    if !escaped {
-        return Some(Cow::Borrowed(raw));
-    }
-    unescape(raw).map(|key| Cow::Owned(key.into_owned().into_bytes()))
+    // Escapes that do not decode are the edit check's to refuse, not a member name.
+    (!escaped || unescape(raw).is_some()).then_some(Key { raw, escaped, entry: 0 })
 }
 
 #[cfg(test)]
