@@ -26,7 +26,8 @@ pub struct BenchArgs {
     /// Events per batch.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
-    /// Runs per case (the fastest counts).
+    /// Runs per case: rounds of the cases compared side by side (each slice's fastest
+    /// counts in a row; ratios are medians over every slice of every round).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
 }
@@ -49,7 +50,7 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "bench: {} generated events, batches of {}, seed {}, pipeline {}, best of {} runs",
+        "bench: {} generated events, batches of {}, seed {}, pipeline {}, {} rounds (a row: each slice's fastest)",
         options.events,
         options.batch_size,
         options.seed,
@@ -67,6 +68,15 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
             row.ns_per_event()
         );
     })?;
+    println!("ratios: the median of slices timed side by side, and the middle half of the slices' ratios");
+    for (name, ratio) in [
+        ("  pipeline / json_roundtrip", &summary.pipeline_vs_roundtrip),
+        ("  components / same rules native", &summary.wasm_vs_native),
+        ("  stages get whole events / only what they read", &summary.whole_events_vs_members),
+        ("  pipeline + one no-op stage / pipeline", &summary.extra_stage_cost),
+    ] {
+        println!("{name:<48} {ratio}");
+    }
     let fluent_bit = bench::measure_fluent_bit(&engine, &args.pipeline, &options)?;
     let per = |seconds: f64| seconds * 1e9 / fluent_bit.records as f64;
     println!(
@@ -76,18 +86,19 @@ pub fn bench(engine: Arc<Engine>, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("{:<44} {:>9.0}", "  flb-filter_firehose (one call per chunk)", per(fluent_bit.plugin));
     println!("{:<44} {:>9.0}", "  filter_wasm's way (one call per record)", per(fluent_bit.per_record));
     println!("{:<44} {:>9.0}", "  the same rules natively", per(fluent_bit.native));
-    let fluent_bit_vs_pipeline = per(fluent_bit.plugin) / summary.pipeline_ns_per_event;
-    println!("{:<44} {:>9.2}", "  plugin path / pipeline alone", fluent_bit_vs_pipeline);
+    println!("{:<44} {:>9.0}", "  the pipeline alone (NDJSON, same events)", per(fluent_bit.pipeline));
+    let fluent_bit_vs_pipeline = fluent_bit.vs_pipeline.median;
+    println!("{:<44} {}", "  plugin path / pipeline alone", fluent_bit.vs_pipeline);
     let firehose = std::env::current_exe().context("finding the firehose binary to run as the sidecar")?;
-    let sidecar = bench::measure_sidecar(&firehose, &args.pipeline, &options)?;
+    let sidecar = bench::measure_sidecar(&engine, &firehose, &args.pipeline, &options)?;
     let sidecar_ns = sidecar.cpu_seconds * 1e9 / sidecar.events as f64;
-    let sidecar_vs_pipeline = sidecar_ns / summary.pipeline_ns_per_event;
+    let sidecar_vs_pipeline = sidecar.vs_pipeline.median;
     println!(
         "sidecar, {} events as Vector's http sink posts them in bytes mode (text lines, {} per body), loopback",
         sidecar.events, options.batch_size
     );
     println!("{:<44} {:>9.0}", "  firehose serve CPU (user+sys) ns/event", sidecar_ns);
-    println!("{:<44} {:>9.2}", "  sidecar CPU / pipeline alone", sidecar_vs_pipeline);
+    println!("{:<44} {}", "  sidecar CPU / pipeline alone", sidecar.vs_pipeline);
     println!("{:<44} {:>9.0}", "  events/s (wall, 2 connections)", sidecar.events as f64 / sidecar.wall_seconds);
     let batches = bench::measure_batches(&firehose, &args.pipeline, &options)?;
     println!("firehose run, {} events, all cores (events/s as each run reports it)", batches.events);

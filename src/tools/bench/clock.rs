@@ -39,7 +39,8 @@ impl Timing {
     }
 }
 
-fn cpu_seconds(clock: libc::clockid_t) -> f64 {
+/// The CPU seconds `clock` (a thread's or process's CPU-time clock) reads now.
+pub(super) fn cpu_seconds(clock: libc::clockid_t) -> f64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid, writable timespec; both clock ids exist on Linux.
     let status = unsafe { libc::clock_gettime(clock, &mut now) };

@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::alternate::{self, Case, Ratio};
 use super::{Options, Timing, Workload};
-use crate::emit::{Place, Stamp};
+use crate::emit::{NdjsonSink, Place, Stamp};
 use crate::engine::Engine;
 use crate::fluent_bit::filter::ChunkPass;
 use crate::intake::Intake;
@@ -23,6 +24,11 @@ pub struct FluentBitReport {
     pub per_record: f64,
     /// CPU seconds for the same rules natively, per chunk.
     pub native: f64,
+    /// CPU seconds for the pipeline alone on the same events as NDJSON, as `run`
+    /// measures it.
+    pub pipeline: f64,
+    /// The plugin's path against the pipeline alone, slice by slice.
+    pub vs_pipeline: Ratio,
 }
 
 /// A fixed runner with the plugin's default stamp, for the chunk path.
@@ -67,8 +73,9 @@ pub fn chunk_of<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
 
 /// Measures the Fluent Bit plugin's chunk path (msgpack → JSON → pipeline → msgpack)
 /// against the same path one record at a time (what Fluent Bit's `filter_wasm` does:
-/// one call per record) and against the same rules compiled natively, on the same v2
-/// msgpack records. All three run the plugin's own chunk code.
+/// one call per record), against the same rules compiled natively, on the same v2
+/// msgpack records (all three run the plugin's own chunk code), and against the
+/// pipeline alone on the same events as NDJSON; all four in alternation.
 pub fn measure_fluent_bit(
     engine: &Arc<Engine>,
     pipeline_path: &Path,
@@ -104,30 +111,42 @@ pub fn measure_fluent_bit(
         _ => None,
     })
     .map_err(|e| Error::Pipeline { path: pipeline_path.to_path_buf(), message: crate::error::report(&e) })?;
-    let time = |f: &mut dyn FnMut()| {
-        f();
-        let mut best = Timing::NONE;
-        for _ in 0..options.repeats.max(1) {
-            best = best.best(Timing::of_thread(&mut *f));
-        }
-        best.cpu
-    };
-    let plugin = time(&mut || {
-        for chunk in &chunks {
-            std::hint::black_box(filter.process("bench", chunk).expect("valid chunk"));
-        }
-    });
     let pipeline = Pipeline::load(engine, pipeline_path)?;
     let mut per_record_pass = FixedPass::new(pipeline.runner());
     let mut native_pass = FixedPass::new(native::runner(&pipeline)?);
-    let mut dead = Vec::new();
-    let mut run = |pass: &mut FixedPass, chunks: &[Vec<u8>]| {
+    let mut alone = pipeline.runner();
+    let mut sink = NdjsonSink::default();
+    let run = |pass: &mut FixedPass, chunks: &[Vec<u8>]| {
+        let mut dead = Vec::new();
         for chunk in chunks {
             dead.clear();
             std::hint::black_box(filter_chunk(pass, "bench", chunk, &mut dead).expect("valid chunk"));
         }
     };
-    let per_record = time(&mut || run(&mut per_record_pass, &singles));
-    let native = time(&mut || run(&mut native_pass, &chunks));
-    Ok(FluentBitReport { records, plugin, per_record, native })
+    let slices = alternate::slices_of(chunks.len());
+    let range = |i| alternate::batch_range(chunks.len(), i, slices);
+    // A record of the one-per-chunk case for every record of a chunk.
+    let records_of = |i| {
+        let chunks = range(i);
+        chunks.start * options.batch_size..(chunks.end * options.batch_size).min(singles.len())
+    };
+    let mut cases = vec![
+        Case::new("plugin", |i| {
+            Ok(Timing::of_thread(|| {
+                for chunk in &chunks[range(i)] {
+                    std::hint::black_box(filter.process("bench", chunk).expect("valid chunk"));
+                }
+            }))
+        }),
+        Case::new("per record", |i| Ok(Timing::of_thread(|| run(&mut per_record_pass, &singles[records_of(i)])))),
+        Case::new("native", |i| Ok(Timing::of_thread(|| run(&mut native_pass, &chunks[range(i)])))),
+        Case::new("pipeline alone", |i| {
+            Ok(Timing::of_thread(|| super::run_batches(&mut alone, &workload.batches[range(i)], &mut sink)))
+        }),
+    ];
+    let side_by_side = alternate::alternate(&mut cases, slices, options.repeats)?;
+    drop(cases);
+    let [plugin, per_record, native, pipeline] = [0, 1, 2, 3].map(|case| side_by_side.best(case).cpu);
+    let vs_pipeline = side_by_side.ratio(0, 3);
+    Ok(FluentBitReport { records, plugin, per_record, native, pipeline, vs_pipeline })
 }

@@ -5,8 +5,11 @@
 //!
 //! Each case does what a front door does per batch, minus I/O: validate the NDJSON
 //! lines, run the batch, encode the delivered events as NDJSON with their
-//! `firehose_metadata`. Each case runs `repeats` times and keeps the fastest run.
+//! `firehose_metadata`. The cases a ratio compares run side by side, slice by slice,
+//! `repeats` rounds ([`alternate`]); the others run `repeats` times and keep the
+//! fastest run.
 
+mod alternate;
 mod batches;
 mod clock;
 mod fluent_bit;
@@ -19,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use alternate::Ratio;
 pub use batches::{BatchesReport, measure_batches};
 pub use clock::Timing;
 pub use fluent_bit::{FluentBitReport, chunk_of, measure_fluent_bit};
@@ -26,6 +30,8 @@ pub use pii::{PiiReport, measure_pii};
 pub use shadow::{ShadowBenchReport, measure_shadow};
 pub use sidecar::{SidecarReport, measure_sidecar};
 pub use swaps::{SwapReport, measure_swaps, quantile};
+
+use alternate::Case;
 
 use super::generate::Generator;
 use super::native;
@@ -151,19 +157,18 @@ pub struct Summary {
     pub rows: Vec<Row>,
     /// Single-thread throughput of the pipeline as components.
     pub pipeline_events_per_s: f64,
-    /// CPU time of the component pipeline over the native one (so every ratio below).
-    pub wasm_vs_native: f64,
+    /// CPU time of the component pipeline over the native one (so every ratio below
+    /// except `per_record_vs_batch`: medians of pairs timed side by side).
+    pub wasm_vs_native: Ratio,
     /// CPU time of the component pipeline with every stage sent whole events over the
     /// same with stages sent only the members they read (what cutting down saves).
-    pub whole_events_vs_members: f64,
-    /// Extra time of one more (no-op) stage, in percent of the pipeline's time.
-    pub extra_stage_cost_percent: f64,
-    /// Time of one call per event over batched calls.
+    pub whole_events_vs_members: Ratio,
+    /// CPU time of the pipeline with one more (no-op) stage over the pipeline's.
+    pub extra_stage_cost: Ratio,
+    /// Time of one call per event over batched calls (two runs one after the other).
     pub per_record_vs_batch: f64,
     /// Time of the component pipeline over one naive `serde_json` round trip per event.
-    pub pipeline_vs_roundtrip: f64,
-    /// CPU nanoseconds per event of the component pipeline, one thread.
-    pub pipeline_ns_per_event: f64,
+    pub pipeline_vs_roundtrip: Ratio,
 }
 
 impl Summary {
@@ -172,17 +177,22 @@ impl Summary {
         format!(
             "bench: pipeline_events_per_s={:.0} wasm_vs_native={:.2} whole_events_vs_members={:.2} pipeline_vs_json_roundtrip={:.2} extra_stage_cost={:.1}% per_record_vs_batch={:.1}",
             self.pipeline_events_per_s,
-            self.wasm_vs_native,
-            self.whole_events_vs_members,
-            self.pipeline_vs_roundtrip,
-            self.extra_stage_cost_percent,
+            self.wasm_vs_native.median,
+            self.whole_events_vs_members.median,
+            self.pipeline_vs_roundtrip.median,
+            (self.extra_stage_cost.median - 1.0) * 100.0,
             self.per_record_vs_batch
         )
     }
 }
 
+/// The name of the naive round trip's row.
+const ROUNDTRIP: &str = "json_roundtrip (serde_json parse + print)";
+
 /// Runs every case on the pipeline at `pipeline_path`, reporting each row as it is
-/// measured. `noop_module` is the no-op component used as the extra stage.
+/// measured. `noop_module` is the no-op component used as the extra stage. The cases
+/// the headline ratios compare (the round trip, the pipeline as components, natively,
+/// with whole events, with one more stage) run in [alternation](alternate).
 pub fn run(
     engine: &Arc<Engine>,
     pipeline_path: &Path,
@@ -199,17 +209,39 @@ pub fn run(
         rows.push(row);
     };
 
-    let roundtrip = measure_roundtrip(&workload, options.repeats);
-    record(roundtrip.clone(), &mut rows);
-    let wasm = measure("pipeline (wasm components)", &workload, &pipeline, options.repeats, || Ok(pipeline.runner()))?;
-    record(wasm.clone(), &mut rows);
-    let native =
-        measure("pipeline (same rules, native)", &workload, &pipeline, options.repeats, || native::runner(&pipeline))?;
-    record(native.clone(), &mut rows);
-    let whole = measure("pipeline (wasm), stages get whole events", &workload, &pipeline, options.repeats, || {
-        Ok(pipeline.runner_sending_whole_events())
-    })?;
-    record(whole.clone(), &mut rows);
+    let mut stages = config.stages.clone();
+    stages.push(StageConfig { name: "noop".into(), module: noop_module.to_path_buf(), config: "{}".into() });
+    let extended = Pipeline::build(engine, config.with_stages(stages))?;
+    let lines: Vec<Vec<&[u8]>> =
+        workload.batches.iter().map(|b| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect()).collect();
+    let slices = alternate::slices_of(workload.batches.len());
+    let range = |i| alternate::batch_range(workload.batches.len(), i, slices);
+    let mut out = Vec::with_capacity(4096);
+    let mut cases = vec![
+        Case::new(ROUNDTRIP, |i| Ok(Timing::of_thread(|| roundtrip(&lines[range(i)], &mut out)))),
+        batches_case("pipeline (wasm components)", pipeline.runner(), &workload.batches, range),
+        batches_case("pipeline (same rules, native)", native::runner(&pipeline)?, &workload.batches, range),
+        batches_case(
+            "pipeline (wasm), stages get whole events",
+            pipeline.runner_sending_whole_events(),
+            &workload.batches,
+            range,
+        ),
+        batches_case("pipeline + one no-op stage (wasm)", extended.runner(), &workload.batches, range),
+    ];
+    let [roundtrip, wasm, native, whole, plus_one] = [0, 1, 2, 3, 4];
+    let side_by_side = alternate::alternate(&mut cases, slices, options.repeats)?;
+    drop(cases);
+    let row_of = |case: usize| Row {
+        name: side_by_side.names[case].clone(),
+        threads: 1,
+        events: workload.events,
+        bytes: workload.bytes,
+        time: side_by_side.best(case),
+    };
+    for case in [roundtrip, wasm, native, whole] {
+        record(row_of(case), &mut rows);
+    }
 
     for stage in &config.stages {
         let alone = Pipeline::build(engine, config.with_stages(vec![stage.clone()]))?;
@@ -223,13 +255,7 @@ pub fn run(
         measure("no stage: intake and emit only", &workload, &empty, options.repeats, || Ok(empty.runner()))?,
         &mut rows,
     );
-
-    let mut stages = config.stages.clone();
-    stages.push(StageConfig { name: "noop".into(), module: noop_module.to_path_buf(), config: "{}".into() });
-    let extended = Pipeline::build(engine, config.with_stages(stages))?;
-    let plus_one =
-        measure("pipeline + one no-op stage (wasm)", &workload, &extended, options.repeats, || Ok(extended.runner()))?;
-    record(plus_one.clone(), &mut rows);
+    record(row_of(plus_one), &mut rows);
 
     let single = workload.rebatched(1);
     let per_record = measure("one call per event (wasm)", &single, &pipeline, 1, || Ok(pipeline.runner()))?;
@@ -241,14 +267,14 @@ pub fn run(
         record(all, &mut rows);
     }
 
+    let pipeline_time = side_by_side.best(wasm);
     Ok(Summary {
-        pipeline_events_per_s: wasm.events_per_s(),
-        wasm_vs_native: wasm.time.cpu / native.time.cpu,
-        whole_events_vs_members: whole.time.cpu / wasm.time.cpu,
-        extra_stage_cost_percent: (plus_one.time.cpu / wasm.time.cpu - 1.0) * 100.0,
-        per_record_vs_batch: per_record.time.cpu / wasm.time.cpu,
-        pipeline_vs_roundtrip: wasm.time.cpu / roundtrip.time.cpu,
-        pipeline_ns_per_event: wasm.ns_per_event(),
+        pipeline_events_per_s: workload.events as f64 / pipeline_time.wall,
+        wasm_vs_native: side_by_side.ratio(wasm, native),
+        whole_events_vs_members: side_by_side.ratio(whole, wasm),
+        extra_stage_cost: side_by_side.ratio(plus_one, wasm),
+        per_record_vs_batch: per_record.time.cpu / pipeline_time.cpu,
+        pipeline_vs_roundtrip: side_by_side.ratio(wasm, roundtrip),
         rows,
     })
 }
@@ -256,28 +282,24 @@ pub fn run(
 /// The floor anyone would write: each event parsed into a `serde_json::Value` and
 /// written back with `serde_json::to_writer` into one reused buffer, one thread,
 /// nothing else.
-fn measure_roundtrip(workload: &Workload, repeats: usize) -> Row {
-    let lines: Vec<&[u8]> =
-        workload.batches.iter().flat_map(|b| b.split(|&c| c == b'\n').filter(|l| !l.is_empty())).collect();
-    let mut out = Vec::with_capacity(4096);
-    let mut best = Timing::NONE;
-    for _ in 0..repeats.max(1) + 1 {
-        best = best.best(Timing::of_thread(|| {
-            for line in &lines {
-                let value: serde_json::Value = serde_json::from_slice(line).expect("generated events are JSON");
-                out.clear();
-                serde_json::to_writer(&mut out, &value).expect("writing to a Vec cannot fail");
-                std::hint::black_box(&out);
-            }
-        }));
+fn roundtrip(batches: &[Vec<&[u8]>], out: &mut Vec<u8>) {
+    for line in batches.iter().flatten() {
+        let value: serde_json::Value = serde_json::from_slice(line).expect("generated events are JSON");
+        out.clear();
+        serde_json::to_writer(&mut *out, &value).expect("writing to a Vec cannot fail");
+        std::hint::black_box(&out);
     }
-    Row {
-        name: "json_roundtrip (serde_json parse + print)".into(),
-        threads: 1,
-        events: workload.events,
-        bytes: workload.bytes,
-        time: best,
-    }
+}
+
+/// A case running `runner` on each slice's share of `batches`, as a front door does.
+fn batches_case<'a>(
+    name: &str,
+    mut runner: Runner,
+    batches: &'a [Vec<u8>],
+    range: impl Fn(usize) -> std::ops::Range<usize> + 'a,
+) -> Case<'a> {
+    let mut sink = NdjsonSink::default();
+    Case::new(name, move |i| Ok(Timing::of_thread(|| run_batches(&mut runner, &batches[range(i)], &mut sink))))
 }
 
 /// What a front door does per batch, minus I/O: split and validate the NDJSON lines,

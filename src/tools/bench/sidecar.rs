@@ -2,7 +2,8 @@
 //! lines exactly as Vector's `http` sink sends them with `encoding.codec: text` (each
 //! line ends in `\n`, `Content-Type: text/plain`, no compression), posted over loopback
 //! to a real `firehose serve` process that forwards to a local receiver. What counts is
-//! that process's CPU time (user + system, read from `/proc`) per event, not wall time.
+//! that process's CPU time (user + system, from its CPU-time clock) per event, not wall
+//! time, against the pipeline alone in this process on the same events.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -10,28 +11,42 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Options, Workload};
-use crate::Error;
+use std::sync::Arc;
+
+use super::alternate::{self, Case, Ratio};
+use super::{Options, Timing, Workload};
+use crate::emit::NdjsonSink;
+use crate::engine::Engine;
+use crate::{Error, Pipeline};
 
 /// What the sidecar cost.
 #[derive(Debug, Clone)]
 pub struct SidecarReport {
     /// Events sent per run.
     pub events: usize,
-    /// CPU seconds of the `firehose serve` process for one run (the least of the runs).
+    /// CPU seconds of the `firehose serve` process for all the events (each slice's
+    /// least over the rounds, added up).
     pub cpu_seconds: f64,
-    /// Wall seconds of that run.
+    /// Wall seconds of those runs.
     pub wall_seconds: f64,
+    /// The sidecar's CPU against the pipeline alone in this process, slice by slice.
+    pub vs_pipeline: Ratio,
 }
 
 /// Runs `firehose` (this binary) as `serve` for the pipeline at `pipeline_path` and
-/// measures its CPU time while `options.events` events go through it.
-pub fn measure_sidecar(firehose: &Path, pipeline_path: &Path, options: &Options) -> Result<SidecarReport, Error> {
+/// measures its CPU time while `options.events` events go through it, in alternation
+/// with the pipeline alone in this process on the same events.
+pub fn measure_sidecar(
+    engine: &Arc<Engine>,
+    firehose: &Path,
+    pipeline_path: &Path,
+    options: &Options,
+) -> Result<SidecarReport, Error> {
     let workload = Workload::generate(options.events, options.seed, options.batch_size);
     let receiver = Receiver::start().map_err(|e| Error::io("starting the bench's downstream receiver", e))?;
     let listen = free_port().map_err(|e| Error::io("finding a free port for the sidecar", e))?;
     let dead_letters = std::env::temp_dir().join(format!("firehose-bench-sidecar-{}.ndjson", std::process::id()));
-    let mut serve = Sidecar::start(firehose, pipeline_path, listen, receiver.address, &dead_letters)?;
+    let serve = Sidecar::start(firehose, pipeline_path, listen, receiver.address, &dead_letters)?;
     let send = |batches: &[Vec<u8>]| -> Result<(), Error> {
         // Two connections, as Vector keeps more than one request in flight.
         std::thread::scope(|scope| {
@@ -41,22 +56,34 @@ pub fn measure_sidecar(firehose: &Path, pipeline_path: &Path, options: &Options)
         })
         .map_err(|e| Error::io("posting to the sidecar", e))
     };
-    send(&workload.batches[..workload.batches.len().min(3)])?;
-    let mut best: Option<(f64, f64)> = None;
-    for _ in 0..options.repeats.max(1) {
-        let before = serve.cpu_seconds()?;
-        let started = Instant::now();
-        send(&workload.batches)?;
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = serve.cpu_seconds()? - before;
-        if best.is_none_or(|(least, _)| cpu < least) {
-            best = Some((cpu, wall));
-        }
-    }
+    let pipeline = Pipeline::load(engine, pipeline_path)?;
+    let mut alone = pipeline.runner();
+    let mut sink = NdjsonSink::default();
+    let slices = alternate::slices_of(workload.batches.len());
+    let range = |i| alternate::batch_range(workload.batches.len(), i, slices);
+    let mut cases = vec![
+        Case::new("sidecar", |i| {
+            let (before, started) = (serve.cpu_seconds()?, Instant::now());
+            send(&workload.batches[range(i)])?;
+            Ok(Timing { wall: started.elapsed().as_secs_f64(), cpu: serve.cpu_seconds()? - before })
+        }),
+        Case::new("pipeline alone", |i| {
+            Ok(Timing::of_thread(|| super::run_batches(&mut alone, &workload.batches[range(i)], &mut sink)))
+        }),
+    ];
+    let side_by_side = alternate::alternate(&mut cases, slices, options.repeats);
+    drop(cases);
+    let mut serve = serve;
     serve.stop();
     let _ = std::fs::remove_file(&dead_letters);
-    let (cpu_seconds, wall_seconds) = best.expect("at least one run");
-    Ok(SidecarReport { events: workload.events, cpu_seconds, wall_seconds })
+    let side_by_side = side_by_side?;
+    let best = side_by_side.best(0);
+    Ok(SidecarReport {
+        events: workload.events,
+        cpu_seconds: best.cpu,
+        wall_seconds: best.wall,
+        vs_pipeline: side_by_side.ratio(0, 1),
+    })
 }
 
 /// A `firehose serve` child process.
@@ -96,17 +123,16 @@ impl Sidecar {
         Ok(sidecar)
     }
 
-    /// User + system CPU seconds the process has used so far (`/proc/PID/stat`).
+    /// CPU seconds (user + system, every thread) the process has used so far, from its
+    /// CPU-time clock: nanoseconds, where `/proc/PID/stat` counts 10 ms ticks.
     fn cpu_seconds(&self) -> Result<f64, Error> {
-        let path = format!("/proc/{}/stat", self.child.id());
-        let stat = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {path}"), e))?;
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Ok((ticks(11) + ticks(12)) / per_second)
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: `clock` is a valid, writable clockid_t; the pid is our live child's.
+        let status = unsafe { libc::clock_getcpuclockid(self.child.id() as libc::pid_t, &mut clock) };
+        if status != 0 {
+            return Err(Error::io("reading the sidecar's CPU clock", std::io::Error::from_raw_os_error(status)));
+        }
+        Ok(super::clock::cpu_seconds(clock))
     }
 
     fn stop(&mut self) {
