@@ -235,12 +235,21 @@ pub fn encode_record_stamped(header: &[u8], body: &Event<'_>, stamp: &Stamp, out
     out.push(0x92);
     out.extend_from_slice(header);
     let root = body.root();
-    let kept = root.members().filter(|(k, _)| !k.is(key)).count();
-    let _ = rmp::encode::write_map_len(out, kept as u32 + 1);
-    for (k, value) in root.members().filter(|(k, _)| !k.is(key)) {
-        // The key as `from_json` writes a string: copied as it is unless escaped.
-        from_json(body, k.entry, out);
-        from_json(body, value.entry(), out);
+    let (mut members, mut kept) = (0u32, 0u32);
+    for (k, _) in root.members() {
+        members += 1;
+        kept += u32::from(!k.is(key));
+    }
+    let _ = rmp::encode::write_map_len(out, kept + 1);
+    if kept == members {
+        // No member to replace (the usual case): the root's contents in one run.
+        encode_entries(body, 1..tape::word(body.tape(), 0), out);
+    } else {
+        for (k, value) in root.members().filter(|(k, _)| !k.is(key)) {
+            // The key as `from_json` writes a string: copied as it is unless escaped.
+            from_json(body, k.entry, out);
+            from_json(body, value.entry(), out);
+        }
     }
     write_str(out, key);
     out.extend_from_slice(stamp.msgpack_value());
@@ -250,10 +259,20 @@ pub fn encode_record_stamped(header: &[u8], body: &Event<'_>, stamp: &Stamp, out
 /// value's tape entries in order, no recursion: containers become their headers (the
 /// count from the tape's skip links), strings without escapes are copied as they are.
 pub fn from_json(event: &Event<'_>, entry: usize, out: &mut Vec<u8>) {
+    encode_entries(event, entry..tape::next_value(event.tape(), entry), out);
+}
+
+/// Appends tape entries `entries` of `event` as msgpack: whole values, or whole members
+/// of one object (a key entry, then its value's). What [`from_json`] does for one value,
+/// for a run of them in one loop: a stamped record's members are one run.
+fn encode_entries(event: &Event<'_>, entries: Range<usize>, out: &mut Vec<u8>) {
     let t = event.tape();
     let bytes = event.bytes();
-    for i in entry..tape::next_value(t, entry) {
-        match tape::tag(t, i) {
+    let Some(pairs) = t.get(2 * entries.start..2 * entries.end) else { return };
+    // The entries two words at a time: no bounds check per entry.
+    for (i, pair) in (entries.start..).zip(pairs.chunks_exact(2)) {
+        let (tag, offset, word) = (pair[0] & 15, (pair[0] >> 4) as usize, pair[1] as usize);
+        match tag {
             tape::OBJECT => {
                 let _ = rmp::encode::write_map_len(out, children(t, i, true));
             }
@@ -263,16 +282,16 @@ pub fn from_json(event: &Event<'_>, entry: usize, out: &mut Vec<u8>) {
             tape::OBJECT_END | tape::ARRAY_END => {}
             tape::KEY | tape::STRING => {
                 // The host validated the event: a string body without escapes is UTF-8.
-                let body = &bytes[tape::offset(t, i) + 1..tape::word(t, i) - 1];
+                let body = &bytes[offset + 1..word - 1];
                 str_header(out, body.len());
                 out.extend_from_slice(body);
             }
             tape::KEY_ESCAPED | tape::STRING_ESCAPED => {
-                let text = json::unescape(&bytes[tape::offset(t, i) + 1..tape::word(t, i) - 1]).unwrap_or_default();
+                let text = json::unescape(&bytes[offset + 1..word - 1]).unwrap_or_default();
                 write_str(out, &text);
             }
             tape::NUMBER => {
-                let text = std::str::from_utf8(&bytes[tape::value_span(t, i)]).unwrap_or("0");
+                let text = std::str::from_utf8(&bytes[offset..word]).unwrap_or("0");
                 if let Ok(i) = text.parse::<i64>() {
                     let _ = rmp::encode::write_sint(out, i);
                 } else if let Ok(u) = text.parse::<u64>() {
@@ -834,6 +853,25 @@ mod tests {
             // Keys with escapes (a quote) among them: written as the unstamped record does.
             assert_eq!(read(&stamped)[1], Mp::Map(members), "{}", String::from_utf8_lossy(&text));
         }
+    }
+
+    #[test]
+    fn a_stamped_record_replaces_a_member_of_the_stamps_name() {
+        // The root's contents are written in one run unless a member has the stamp's
+        // name: then member by member, without it (escaped keys and nesting around it).
+        let stamp = Stamp::version_at(&crate::emit::Place::default(), "v1");
+        let text = br#"{"a\"b": [1, {"x": "y"}], "firehose_metadata": {"old": true}, "n": -2.5, "s": "caf\u00e9"}"#;
+        let tape = json::tape_of(text).unwrap();
+        let mut stamped = Vec::new();
+        encode_record_stamped(&[0xc0], &Event::new(text, &tape), &stamp, &mut stamped);
+        let read = rmpv::decode::read_value(&mut &stamped[..]).unwrap();
+        let expected = Mp::Map(vec![
+            (Mp::from("a\"b"), Mp::Array(vec![Mp::from(1), Mp::Map(vec![(Mp::from("x"), Mp::from("y"))])])),
+            (Mp::from("n"), Mp::F64(-2.5)),
+            (Mp::from("s"), Mp::from("café")),
+            (Mp::from("firehose_metadata"), Mp::Map(vec![(Mp::from("rules_version"), Mp::from("v1"))])),
+        ]);
+        assert_eq!(read[1], expected);
     }
 
     #[test]
