@@ -470,6 +470,40 @@ mod tests {
     }
 
     #[test]
+    fn string_stops_agree_with_a_byte_walk_at_every_length_and_start() {
+        // Texts shorter and longer than each step (eight, sixteen bytes), ending without
+        // a stop or with stops anywhere, from every start, against the plain byte walk
+        // (the SWAR flags can be wrong above a stop). Bytes next to the stops' values
+        // (0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f) catch a comparison off by one.
+        let alphabet = [b'a', b' ', 0x21, b'"', 0x23, b'[', b'\\', b']', 0x7f, 0x00, 0x1f, 0x1e, 0xc3, 0xa9, 0xff];
+        let walk = |b: &[u8], mut i: usize| {
+            while i < b.len() && !STRING_STOP[b[i] as usize] {
+                i += 1;
+            }
+            i
+        };
+        let mut next = crate::test_random::below(0x5eed_0f_5709);
+        for len in 0..=48 {
+            for round in 0..200 {
+                // Half the texts plain (no stop), so that the tails are read to the end.
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if round % 2 == 0 && next(8) != 0 {
+                            b'a' + next(26) as u8
+                        } else {
+                            alphabet[next(alphabet.len())]
+                        }
+                    })
+                    .map(|c| if round % 4 == 0 && STRING_STOP[c as usize] { b'q' } else { c })
+                    .collect();
+                for start in 0..=len {
+                    assert_eq!(find_string_stop(&text, start), walk(&text, start), "{text:?} from {start}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn truncated_input_is_an_error_not_a_panic() {
         for text in [&br#"{"a": "#[..], br#"{"a": "x"#, br#"{"a" 1}"#, br#"{"a": [1, 2"#, br#"{"#] {
             let result: Result<Vec<Field>, Error> = Fields::new(text, 0).unwrap().collect();
