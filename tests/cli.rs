@@ -543,6 +543,10 @@ fn bench_runs_every_case_and_ends_with_every_figure() {
         "all PII kinds / demo",
         "file change to live, cached version",
         "candidate: ",
+        // The ratios the targets compare, each timed side by side, with their spread.
+        "components / same rules native",
+        "the pipeline alone (NDJSON, same events)",
+        "(middle half ",
     ];
     for case in cases {
         assert!(text.contains(case), "no `{case}` in:\n{text}");
