@@ -218,7 +218,7 @@ pub fn run(
     let range = |i| alternate::batch_range(workload.batches.len(), i, slices);
     let mut out = Vec::with_capacity(4096);
     let mut cases = vec![
-        Case::new(ROUNDTRIP, |i| Ok(Timing::of_thread(|| roundtrip(&lines[range(i)], &mut out)))),
+        Case::new(ROUNDTRIP, |i| Ok(Timing::of_thread(|| round_trip_each(&lines[range(i)], &mut out)))),
         batches_case("pipeline (wasm components)", pipeline.runner(), &workload.batches, range),
         batches_case("pipeline (same rules, native)", native::runner(&pipeline)?, &workload.batches, range),
         batches_case(
@@ -282,7 +282,7 @@ pub fn run(
 /// The floor anyone would write: each event parsed into a `serde_json::Value` and
 /// written back with `serde_json::to_writer` into one reused buffer, one thread,
 /// nothing else.
-fn roundtrip(batches: &[Vec<&[u8]>], out: &mut Vec<u8>) {
+fn round_trip_each(batches: &[Vec<&[u8]>], out: &mut Vec<u8>) {
     for line in batches.iter().flatten() {
         let value: serde_json::Value = serde_json::from_slice(line).expect("generated events are JSON");
         out.clear();
