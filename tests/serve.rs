@@ -386,6 +386,37 @@ fn malformed_lines_are_dead_lettered_and_the_rest_processed() {
     assert_eq!(common::mode(&sidecar.dir.path("dead.ndjson")), 0o600, "records as they came: owner only");
 }
 
+/// A module whose answer breaks the contract (text that is not JSON, a verdict count
+/// that does not match) costs the sidecar only those events: they are dead-lettered
+/// with the stage and the reason, the others delivered, and the sender gets 200 with
+/// every event accounted for (the runner's checks, reached through a real request).
+#[test]
+fn answers_that_break_the_contract_dead_letter_only_their_events() {
+    let receiver = Receiver::start();
+    let dir = TestDir::new();
+    dir.pipeline("limits: {timeout_ms: 2000}\nstages:\n  - name: risky\n    module: '{misbehave}'\n");
+    let sidecar = Sidecar::start_in(dir, receiver.addr, &[]);
+    let acts = ["ok", "bad-json", "bad-verdicts", "ok"];
+    let events: Vec<Value> = acts.iter().enumerate().map(|(n, act)| json!({"n": n, "act": act})).collect();
+    let (status, summary) = post(&sidecar.url("/v1/events"), &ndjson(&events), None);
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        (summary["events_in"].as_u64(), summary["delivered"].as_u64(), summary["dead_lettered"].as_u64()),
+        (Some(4), Some(2), Some(2)),
+        "{summary}"
+    );
+    let delivered: Vec<u64> = receiver.events().iter().map(|e| e["n"].as_u64().unwrap()).collect();
+    assert_eq!(delivered, vec![0, 3]);
+    let dead = sidecar.dead_letters();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for letter in &dead {
+        assert_eq!(letter["stage"], "risky", "{letter}");
+    }
+    let reasons: Vec<&str> = dead.iter().map(|d| d["reason"].as_str().unwrap_or_default()).collect();
+    assert!(reasons.iter().any(|r| r.contains("invalid event")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("verdicts for")), "{reasons:?}");
+}
+
 #[test]
 fn unreadable_bodies_and_limits_are_refused_clearly() {
     let receiver = Receiver::start();
