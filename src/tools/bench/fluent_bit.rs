@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::alternate::{self, Case, Ratio};
 use super::{Options, Timing, Workload};
-use crate::emit::{NdjsonSink, Place, Stamp};
+use crate::emit::{Place, Stamp};
 use crate::engine::Engine;
 use crate::fluent_bit::filter::ChunkPass;
 use crate::intake::Intake;
@@ -114,8 +114,6 @@ pub fn measure_fluent_bit(
     let pipeline = Pipeline::load(engine, pipeline_path)?;
     let mut per_record_pass = FixedPass::new(pipeline.runner());
     let mut native_pass = FixedPass::new(native::runner(&pipeline)?);
-    let mut alone = pipeline.runner();
-    let mut sink = NdjsonSink::default();
     let run = |pass: &mut FixedPass, chunks: &[Vec<u8>]| {
         let mut dead = Vec::new();
         for chunk in chunks {
@@ -140,9 +138,7 @@ pub fn measure_fluent_bit(
         }),
         Case::new("per record", |i| Ok(Timing::of_thread(|| run(&mut per_record_pass, &singles[records_of(i)])))),
         Case::new("native", |i| Ok(Timing::of_thread(|| run(&mut native_pass, &chunks[range(i)])))),
-        Case::new("pipeline alone", |i| {
-            Ok(Timing::of_thread(|| super::run_batches(&mut alone, &workload.batches[range(i)], &mut sink)))
-        }),
+        super::batches_case("pipeline alone", pipeline.runner(), &workload.batches, range),
     ];
     let side_by_side = alternate::alternate(&mut cases, slices, options.repeats)?;
     drop(cases);

@@ -292,7 +292,7 @@ fn round_trip_each(batches: &[Vec<&[u8]>], out: &mut Vec<u8>) {
 }
 
 /// A case running `runner` on each slice's share of `batches`, as a front door does.
-fn batches_case<'a>(
+pub(super) fn batches_case<'a>(
     name: &str,
     mut runner: Runner,
     batches: &'a [Vec<u8>],

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use super::alternate::{self, Case, Ratio};
 use super::{Options, Timing, Workload};
-use crate::emit::NdjsonSink;
 use crate::engine::Engine;
 use crate::{Error, Pipeline};
 
@@ -46,7 +45,7 @@ pub fn measure_sidecar(
     let receiver = Receiver::start().map_err(|e| Error::io("starting the bench's downstream receiver", e))?;
     let listen = free_port().map_err(|e| Error::io("finding a free port for the sidecar", e))?;
     let dead_letters = std::env::temp_dir().join(format!("firehose-bench-sidecar-{}.ndjson", std::process::id()));
-    let serve = Sidecar::start(firehose, pipeline_path, listen, receiver.address, &dead_letters)?;
+    let mut serve = Sidecar::start(firehose, pipeline_path, listen, receiver.address, &dead_letters)?;
     let send = |batches: &[Vec<u8>]| -> Result<(), Error> {
         // Two connections, as Vector keeps more than one request in flight.
         std::thread::scope(|scope| {
@@ -57,8 +56,6 @@ pub fn measure_sidecar(
         .map_err(|e| Error::io("posting to the sidecar", e))
     };
     let pipeline = Pipeline::load(engine, pipeline_path)?;
-    let mut alone = pipeline.runner();
-    let mut sink = NdjsonSink::default();
     let slices = alternate::slices_of(workload.batches.len());
     let range = |i| alternate::batch_range(workload.batches.len(), i, slices);
     let mut cases = vec![
@@ -67,13 +64,10 @@ pub fn measure_sidecar(
             send(&workload.batches[range(i)])?;
             Ok(Timing { wall: started.elapsed().as_secs_f64(), cpu: serve.cpu_seconds()? - before })
         }),
-        Case::new("pipeline alone", |i| {
-            Ok(Timing::of_thread(|| super::run_batches(&mut alone, &workload.batches[range(i)], &mut sink)))
-        }),
+        super::batches_case("pipeline alone", pipeline.runner(), &workload.batches, range),
     ];
     let side_by_side = alternate::alternate(&mut cases, slices, options.repeats);
     drop(cases);
-    let mut serve = serve;
     serve.stop();
     let _ = std::fs::remove_file(&dead_letters);
     let side_by_side = side_by_side?;
