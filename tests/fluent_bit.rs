@@ -416,6 +416,49 @@ fn untouched_chunks_are_notouch_and_dropping_everything_is_an_empty_buffer() {
 }
 
 #[test]
+fn an_untouched_record_keeps_its_bytes_and_gets_one_stamp() {
+    let _serial = serial();
+    let loaded = load();
+    let dir = TestDir::new();
+    let path = pipeline(&dir, "nothing");
+    let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Watch", "off")]).unwrap();
+    // No rule changes these: binary and f32 values that JSON cannot carry survive.
+    let plain = Mp::Map(vec![
+        (Mp::from("event_type"), Mp::from("keep")),
+        (Mp::from("blob"), Mp::Binary(vec![0, 159, 255])),
+        (Mp::from("ratio"), Mp::F32(0.5)),
+    ]);
+    // Stamped by an earlier pass: its stamp is replaced, not repeated.
+    let restamped = Mp::Map(vec![
+        (Mp::from("event_type"), Mp::from("keep")),
+        (Mp::from("firehose_metadata"), Mp::Map(vec![(Mp::from("rules_version"), Mp::from("old"))])),
+        (Mp::from("n"), Mp::from(7)),
+    ]);
+    let output = decode(
+        &filter
+            .filter(&chunk(&[v2(1, 0, Mp::Map(vec![]), plain.clone()), v2(2, 0, Mp::Map(vec![]), restamped)]))
+            .unwrap(),
+    );
+    assert_eq!(output.len(), 2);
+    let members = |record: &Mp| record[1].as_map().unwrap().clone();
+    let version = output[0][1]["firehose_metadata"]["rules_version"].as_str().unwrap().to_string();
+    assert_ne!(version, "old");
+    let mut expected = plain.as_map().unwrap().clone();
+    expected
+        .push((Mp::from("firehose_metadata"), Mp::Map(vec![(Mp::from("rules_version"), Mp::from(version.as_str()))])));
+    assert_eq!(members(&output[0]), expected, "every member as it came, the stamp last");
+    let stamps: Vec<&Mp> = output[1][1]
+        .as_map()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() == Some("firehose_metadata"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(stamps, [&Mp::Map(vec![(Mp::from("rules_version"), Mp::from(version.as_str()))])], "{:?}", output[1]);
+    assert_eq!(output[1][1]["n"], Mp::from(7));
+}
+
+#[test]
 fn a_chunk_that_is_not_msgpack_is_taken_out_whole_and_dead_lettered_not_passed_on() {
     let _serial = serial();
     let loaded = load();

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::metrics_endpoint::MetricsEndpoint;
+use firehose_json::Event;
+
 use super::msgpack::{self, DecodeError, LogRecord, Record};
 use crate::emit::location::{DeadLetterPath, NotWritable, dead_letter_file_options};
 use crate::emit::{self, Letter, Place, Stamp};
@@ -411,6 +413,8 @@ pub fn filter_chunk(
     // The log records are decoded as the chunk is split, in order; the intake numbers
     // them from 1.
     let mut intake = Intake::default();
+    // As JSON text, a record's body is ~12% longer than its msgpack (quotes, separators).
+    intake.events.reserve_for_text(chunk.len() + chunk.len() / 8);
     let (mut json, mut tape) = (Vec::new(), Vec::new());
     let records = msgpack::records_decoded(chunk, &mut json, &mut tape, |body, event| {
         let line = intake.records() as u64 + 1;
@@ -450,7 +454,10 @@ pub fn filter_chunk(
         }
         return Ok(None);
     }
-    sink.out.reserve(chunk.len() + records.len() * 32);
+    // Room for the records as they are or as the rules left them (an event's msgpack
+    // is no longer than its JSON text but for floats), each with its header and stamp.
+    let per_record = 32 + stamp.key().map_or(0, |key| key.len() + stamp.msgpack_value().len() + 5);
+    sink.out.reserve(chunk.len().max(outcome.delivered.byte_len()) + records.len() * per_record);
     let Ok(_) = passed.deliver(&mut sink);
     sink.copy_other_records(records.len());
     Ok(Some(sink.out))
@@ -482,13 +489,17 @@ impl ChunkSink<'_> {
         self.next = self.next.max(end);
     }
 
-    /// Appends a record no stage changed as it came, plus the stamp; false (nothing
-    /// written) when that needs re-encoding (the stamp's member already exists).
-    fn copy_untouched(&mut self, log: &LogRecord) -> bool {
+    /// Appends a record no stage changed (`event`, decoded from it) as it came, plus the
+    /// stamp; false (nothing written) when that needs re-encoding (the stamp's member
+    /// already exists).
+    fn copy_untouched(&mut self, log: &LogRecord, event: &Event<'_>) -> bool {
         let Some(key) = self.stamp.key() else {
             self.out.extend_from_slice(&self.chunk[log.span.clone()]);
             return true;
         };
+        if event.root().members().any(|(k, _)| k.is(key)) {
+            return false;
+        }
         let mark = self.out.len();
         self.out.push(0x92);
         self.out.extend_from_slice(&self.chunk[log.header.clone()]);
@@ -509,7 +520,7 @@ impl Sink for ChunkSink<'_> {
         self.next = r + 1;
         // No stage changed it: its original bytes go on (binary, ext and float widths
         // that JSON cannot carry survive).
-        if !(delivered.untouched() && self.copy_untouched(log)) {
+        if !(delivered.untouched() && self.copy_untouched(log, &delivered.event)) {
             let header = &self.chunk[log.header.clone()];
             msgpack::encode_record_stamped(header, &delivered.event, self.stamp, &mut self.out);
         }

@@ -165,8 +165,9 @@ pub fn record_time(header: &[u8]) -> Option<f64> {
 }
 
 /// Appends the map `body` with one more member, `key` → the msgpack `value`, leaving
-/// every other byte as it was (binary, ext and float widths survive). Returns false,
-/// writing nothing, if `body` is not a map or already has a member `key`.
+/// every other byte as it was (binary, ext and float widths survive). The caller knows
+/// `body` has no member `key` (the decoded event's tape says so without walking the
+/// msgpack again). Returns false, writing nothing, if `body` is not a map.
 pub fn append_member(body: &[u8], key: &str, value: &[u8], out: &mut Vec<u8>) -> bool {
     let mut r = Reader { b: body, pos: 0 };
     let Ok(marker) = r.next_marker() else { return false };
@@ -174,25 +175,8 @@ pub fn append_member(body: &[u8], key: &str, value: &[u8], out: &mut Vec<u8>) ->
         return false;
     }
     let Ok(count) = r.length(marker) else { return false };
-    let members = r.pos;
-    for _ in 0..count {
-        let key_start = r.pos;
-        if r.skip().is_err() {
-            return false;
-        }
-        let mut probe = Reader { b: &body[key_start..r.pos], pos: 0 };
-        let is_key = match probe.next_marker() {
-            Ok(m @ (Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32)) => {
-                probe.length(m).is_ok() && &probe.b[probe.pos..] == key.as_bytes()
-            }
-            _ => false,
-        };
-        if is_key || r.skip().is_err() {
-            return false;
-        }
-    }
     let _ = rmp::encode::write_map_len(out, count as u32 + 1);
-    out.extend_from_slice(&body[members..r.pos]);
+    out.extend_from_slice(&body[r.pos..]);
     write_str(out, key);
     out.extend_from_slice(value);
     true
@@ -476,6 +460,9 @@ impl<'a> Reader<'a> {
     /// refused, as the validator refuses it.
     fn write_json(&mut self, out: &mut Vec<u8>, tape: &mut Vec<u32>, depth: usize) -> Result<(), DecodeError> {
         let at = self.pos;
+        if let Some(n) = self.fixstr() {
+            return self.text_to_json(n, out, tape, false);
+        }
         let start = out.len();
         let marker = self.next_marker()?;
         let number = |n: i128, out: &mut Vec<u8>, tape: &mut Vec<u32>| {
@@ -553,6 +540,9 @@ impl<'a> Reader<'a> {
 
     /// Map keys must be JSON strings: strings stay, anything else becomes its JSON text.
     fn key_to_json(&mut self, out: &mut Vec<u8>, tape: &mut Vec<u32>) -> Result<(), DecodeError> {
+        if let Some(n) = self.fixstr() {
+            return self.text_to_json(n, out, tape, true);
+        }
         let at = self.pos;
         let marker = self.next_marker()?;
         match marker {
@@ -568,6 +558,17 @@ impl<'a> Reader<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// At a fixstr (a string of up to 31 bytes, most keys and values): steps over its
+    /// marker and gives its length, which the marker holds.
+    #[inline]
+    fn fixstr(&mut self) -> Option<usize> {
+        let byte = *self.b.get(self.pos)?;
+        (byte & 0xe0 == 0xa0).then(|| {
+            self.pos += 1;
+            (byte & 0x1f) as usize
+        })
     }
 
     /// Writes the `n` bytes at the cursor as a JSON string (a member key when `key`) with
@@ -586,12 +587,19 @@ impl<'a> Reader<'a> {
 }
 
 /// Writes `bytes`, ASCII with nothing to escape, as a JSON string with its tape entry.
+#[inline]
 fn plain_string(out: &mut Vec<u8>, tape: &mut Vec<u32>, bytes: &[u8], tag: u32) {
     let start = out.len();
-    out.push(b'"');
-    out.extend_from_slice(bytes);
-    out.push(b'"');
-    tape::push(tape, start, tag, out.len());
+    let end = start + bytes.len() + 2;
+    // One capacity check for the quotes and the text, not one per push.
+    out.reserve(bytes.len() + 2);
+    let spare = &mut out.spare_capacity_mut()[..bytes.len() + 2];
+    spare[0].write(b'"');
+    spare[1..=bytes.len()].write_copy_of_slice(bytes);
+    spare[bytes.len() + 1].write(b'"');
+    // SAFETY: the `bytes.len() + 2` bytes after `start` were reserved and just written.
+    unsafe { out.set_len(end) };
+    tape::push(tape, start, tag, end);
 }
 
 /// `bytes` as text, invalid UTF-8 replaced by U+FFFD. `from_utf8` first: its check
@@ -743,7 +751,6 @@ mod tests {
         expected.push((Mp::from("v"), Mp::from("x")));
         assert_eq!(rmpv::decode::read_value(&mut &out[..]).unwrap(), Mp::Map(expected));
         let mut out = Vec::new();
-        assert!(!append_member(&mp(&body), "f", &mp(&Mp::from("x")), &mut out), "f exists");
         assert!(!append_member(&mp(&Mp::from(1)), "v", &mp(&Mp::from("x")), &mut out), "not a map");
         assert!(out.is_empty());
     }

@@ -112,7 +112,7 @@ fn trim(record: &[u8]) -> &[u8] {
 /// Splits NDJSON text into records; `first_line` is the number of its first line.
 /// A final line without a newline is a record too.
 pub fn ndjson(text: &[u8], first_line: u64, into: &mut Intake) {
-    into.events.data.reserve(text.len());
+    into.events.reserve_for_text(text.len());
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
     for (line, end) in (first_line..).zip(ends) {

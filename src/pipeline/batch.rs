@@ -32,6 +32,14 @@ impl Events {
         }
     }
 
+    /// Makes room for events whose JSON text is about `bytes` long, with their tapes
+    /// (an entry, two words, for every ~15 bytes of a typical event), so that filling
+    /// a batch does not copy it again and again as it grows.
+    pub fn reserve_for_text(&mut self, bytes: usize) {
+        self.data.reserve(bytes);
+        self.tape.reserve(bytes / 6);
+    }
+
     /// Appends one valid event and its tape.
     pub fn push(&mut self, event: &[u8], tape: &[u32]) {
         self.data.extend_from_slice(event);

@@ -104,6 +104,6 @@ pub fn value_span(tape: &[u32], i: usize) -> std::ops::Range<usize> {
 /// [`validate_event`](crate::validate_event) would for the same text.
 #[inline]
 pub fn push(tape: &mut Vec<u32>, offset: usize, tag: u32, word: usize) {
-    tape.push(((offset as u32) << 4) | tag);
-    tape.push(word as u32);
+    // One capacity check for both words.
+    tape.extend_from_slice(&[((offset as u32) << 4) | tag, word as u32]);
 }
