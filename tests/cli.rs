@@ -172,6 +172,18 @@ fn validate_reports_stages_or_the_problem() {
 }
 
 #[test]
+fn the_pipelines_measured_inside_fluent_bit_are_valid() {
+    // bench/shippers/measure.sh runs these; a broken one would fail only there.
+    for (name, stages) in [("noop", 1), ("nostamp", 1), ("filter-mask", 2)] {
+        let path = format!("bench/shippers/pipeline-{name}.yaml");
+        let ok = firehose(&["validate", "--pipeline", &path], None);
+        assert!(ok.status.success(), "{path}: {}", stderr(&ok));
+        let text = String::from_utf8(ok.stdout).unwrap();
+        assert!(text.contains(&format!("is valid: {stages} stages")), "{path}: {text}");
+    }
+}
+
+#[test]
 fn generate_is_deterministic_per_seed() {
     let a = firehose(&["generate", "--events", "50", "--seed", "3"], None);
     let b = firehose(&["generate", "--events", "50", "--seed", "3"], None);

@@ -5,6 +5,7 @@
 #   target/release/firehose generate --events 100000 --seed 42 --output /tmp/leads.ndjson
 # with `fluent-bit` and `vector` on PATH (or FLUENT_BIT=..., VECTOR=...):
 #   bench/shippers/measure.sh fluent-bit-without | fluent-bit-with | vector-none | vector-vrl | vector-sidecar
+# and, for the plugin's cost with other rules, fluent-bit-nostamp | fluent-bit-noop | fluent-bit-filter-mask.
 # Prints one line: CPU ticks (utime + stime from /proc, 100 per second) of every process
 # involved, read once the output holds every event, and µs of CPU per input event.
 # Alternate the cases a few times: the figures move with whatever else the machine runs.
@@ -33,6 +34,13 @@ fluent-bit-without | fluent-bit-with)
     "$fluent_bit" -c "$conf" > "$work/fluent-bit.log" 2>&1 &
     pids+=($!)
     ;;
+fluent-bit-nostamp | fluent-bit-noop | fluent-bit-filter-mask)
+    conf=bench/shippers/fluent-bit-pipeline.conf out=/tmp/firehose-out/leads expect=$events
+    [ "$case" = fluent-bit-filter-mask ] && expect=$kept
+    FIREHOSE_PIPELINE=bench/shippers/pipeline-${case#fluent-bit-}.yaml \
+    "$fluent_bit" -c "$conf" > "$work/fluent-bit.log" 2>&1 &
+    pids+=($!)
+    ;;
 vector-none | vector-vrl | vector-sidecar)
     name=${case#vector-} expect=$kept out=$work/out/$name.ndjson
     [ "$name" = none ] && expect=$events
@@ -49,7 +57,7 @@ vector-none | vector-vrl | vector-sidecar)
     setsid bash -c 'cat /tmp/leads.ndjson; exec sleep 100000' > "$work/in" &
     feeder=$!
     ;;
-*) echo "usage: $0 fluent-bit-without|fluent-bit-with|vector-none|vector-vrl|vector-sidecar" >&2; exit 2 ;;
+*) echo "usage: $0 fluent-bit-without|fluent-bit-with|fluent-bit-nostamp|fluent-bit-noop|fluent-bit-filter-mask|vector-none|vector-vrl|vector-sidecar" >&2; exit 2 ;;
 esac
 wait_for_lines "$out" "$expect"
 total=0
