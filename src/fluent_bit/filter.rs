@@ -7,9 +7,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::metrics_endpoint::MetricsEndpoint;
 use firehose_json::Event;
 
+use super::metrics_endpoint::MetricsEndpoint;
 use super::msgpack::{self, DecodeError, LogRecord, Record};
 use crate::emit::location::{DeadLetterPath, NotWritable, dead_letter_file_options};
 use crate::emit::{self, Letter, Place, Stamp};

@@ -33,8 +33,9 @@ impl Events {
     }
 
     /// Makes room for events whose JSON text is about `bytes` long, with their tapes
-    /// (an entry, two words, for every ~15 bytes of a typical event), so that filling
-    /// a batch does not copy it again and again as it grows.
+    /// (two words an entry, an entry for every ~15 bytes of a typical event, and a
+    /// little more), so that filling a batch does not copy it again and again as it
+    /// grows.
     pub fn reserve_for_text(&mut self, bytes: usize) {
         self.data.reserve(bytes);
         self.tape.reserve(bytes / 6);
