@@ -729,6 +729,27 @@ mod tests {
     }
 
     #[test]
+    fn a_fixstr_decodes_as_the_same_text_in_a_wider_header() {
+        // The fixstr fast path (length in the marker) against the general one: every
+        // short text, plain or not, as key and value, also written with a str8 header.
+        let texts =
+            ["", "a", "plain ascii", "q\"uote", "tab\t", "zoë", "0123456789abcdef", "a_thirty_one_byte_long_string_x"];
+        let str8 = |text: &str| [&[0xd9, text.len() as u8][..], text.as_bytes()].concat();
+        for text in texts {
+            assert!(text.len() < 32);
+            let fix = mp(&Mp::from(text));
+            for (key, value) in [(&fix, &fix), (&fix, &str8(text)), (&str8(text), &fix), (&str8(text), &str8(text))] {
+                let body = [&[0x81][..], key, value].concat();
+                let (mut json, mut tape) = (Vec::new(), Vec::new());
+                to_event(&body, &mut json, &mut tape).unwrap();
+                let expected = serde_json::to_vec(&json!({ text: text })).unwrap();
+                assert_eq!(String::from_utf8_lossy(&json), String::from_utf8_lossy(&expected), "{text:?}");
+                assert_eq!(tape, json::tape_of(&json).unwrap(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn broken_chunks_are_errors_not_panics() {
         let chunk = mp(&v2(1, Mp::Map(vec![(Mp::from("a"), Mp::from("b"))])));
         for cut in 0..chunk.len() {
