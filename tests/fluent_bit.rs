@@ -698,9 +698,10 @@ fn threads_settle_to(expected: usize) -> usize {
     }
 }
 
-/// The thread count once it has held for half a second (at most ten): a thread the first
-/// cycle started may still be finishing (wasmtime's cache worker writing what a cold
-/// cache compiled), and counting it would read its exit as a thread gone.
+/// The thread count once it has held for half a second (at most ten): a thread of the
+/// first cycle may still be finishing. wasmtime's cache worker, one per engine, ends only
+/// once its engine is dropped and its queue is done, at a lowered priority, so on a
+/// loaded machine it can outlive the cycle by a while.
 fn steady_threads() -> usize {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let (mut last, mut since) = (threads(), std::time::Instant::now());
@@ -735,7 +736,10 @@ fn a_million_records_and_many_swaps_keep_memory_flat_and_reloads_leak_no_threads
     for _ in 0..5 {
         cycle();
     }
-    assert_eq!(threads_settle_to(before), before, "init/exit cycles must not leave threads behind");
+    // Fewer is not a leak (a late worker of the first cycle may end meanwhile); five
+    // cycles that each left a thread would show as more even then.
+    let after = threads_settle_to(before);
+    assert!(after <= before, "init/exit cycles must not leave threads behind: {before} before, {after} after");
 
     let path = pipeline(&dir, "skip");
     let filter = Filter::init(&loaded, &[("Pipeline", &path), ("Watch", "on")]).unwrap();
