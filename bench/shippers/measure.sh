@@ -28,17 +28,16 @@ wait_for_lines() { # FILE COUNT
 rm -rf "$work" /tmp/firehose-out && mkdir -p "$work/out" /tmp/firehose-out
 pids=()
 case $case in
-fluent-bit-without | fluent-bit-with)
-    conf=bench/shippers/fluent-bit-no-filter.conf expect=$events out=/tmp/firehose-out/leads
-    [ "$case" = fluent-bit-with ] && conf=fluent-bit-examples/local/fluent-bit.conf expect=$kept
-    "$fluent_bit" -c "$conf" > "$work/fluent-bit.log" 2>&1 &
-    pids+=($!)
-    ;;
-fluent-bit-nostamp | fluent-bit-noop | fluent-bit-filter-mask)
-    conf=bench/shippers/fluent-bit-pipeline.conf out=/tmp/firehose-out/leads expect=$events
-    [ "$case" = fluent-bit-filter-mask ] && expect=$kept
+fluent-bit-without | fluent-bit-with | fluent-bit-nostamp | fluent-bit-noop | fluent-bit-filter-mask)
+    # The last three run bench/shippers/pipeline-CASE.yaml, named by FIREHOSE_PIPELINE.
+    conf=bench/shippers/fluent-bit-pipeline.conf expect=$events out=/tmp/firehose-out/leads
+    case $case in
+    fluent-bit-without) conf=bench/shippers/fluent-bit-no-filter.conf ;;
+    fluent-bit-with) conf=fluent-bit-examples/local/fluent-bit.conf expect=$kept ;;
+    fluent-bit-filter-mask) expect=$kept ;;
+    esac
     FIREHOSE_PIPELINE=bench/shippers/pipeline-${case#fluent-bit-}.yaml \
-    "$fluent_bit" -c "$conf" > "$work/fluent-bit.log" 2>&1 &
+        "$fluent_bit" -c "$conf" > "$work/fluent-bit.log" 2>&1 &
     pids+=($!)
     ;;
 vector-none | vector-vrl | vector-sidecar)
