@@ -44,7 +44,7 @@ fn run(target: &mut Target, batches: &[Vec<u8>]) -> usize {
             Target::Runner(runner) => {
                 let mut intake = Intake::default();
                 intake::ndjson(batch, 1, &mut intake);
-                Passed::run(runner, intake).outcome().delivered.len()
+                Passed::run(runner, intake).delivered().len()
             }
             Target::Chunks(filter) => filter.process("profile", batch).expect("valid chunk").map_or(0, |c| c.len()),
         };

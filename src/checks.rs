@@ -91,6 +91,7 @@ fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCas
         None => 0..pipeline.stages().len(),
     };
     let outcome = runner.run_stages(&intake.events, stages);
+    let delivered = outcome.delivered(&intake.events);
     let fate = if let Some(d) = outcome.dropped.first() {
         format!("dropped by stage `{}`", pipeline.stages()[d.stage as usize].name)
     } else if let Some(d) = outcome.dead_letters.first() {
@@ -102,14 +103,14 @@ fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCas
     match &case.expect {
         Expect::Dropped(_) if !outcome.dropped.is_empty() => Ok(()),
         Expect::Dropped(_) if fate.is_empty() => {
-            Err(fate_error("the event to be dropped", format!("it came out: {}", delivered(&outcome))))
+            Err(fate_error("the event to be dropped", format!("it came out: {}", first_delivered(delivered))))
         }
         Expect::Dropped(_) => Err(fate_error("the event to be dropped", format!("it was {fate}"))),
         Expect::Rejected { rejected } => match outcome.dead_letters.first() {
             Some(d) if d.reason.contains(rejected.as_str()) => Ok(()),
             Some(d) => Err(fate_error(&format!("a rejection mentioning `{rejected}`"), format!("got: {}", d.reason))),
             None if fate.is_empty() => {
-                Err(fate_error("a rejection", format!("the event came out: {}", delivered(&outcome))))
+                Err(fate_error("a rejection", format!("the event came out: {}", first_delivered(delivered))))
             }
             None => Err(fate_error("a rejection", format!("the event was {fate}"))),
         },
@@ -117,8 +118,8 @@ fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCas
             if !fate.is_empty() {
                 return Err(fate_error("the event to come out", format!("it was {fate}")));
             }
-            let actual: Value = serde_json::from_slice(outcome.delivered.get(0))
-                .map_err(|e| CaseFailure::Differences(vec![e.to_string()]))?;
+            let actual: Value =
+                serde_json::from_slice(delivered.get(0)).map_err(|e| CaseFailure::Differences(vec![e.to_string()]))?;
             let mut differences = Vec::new();
             compare("$", output, &actual, *exact, &mut differences);
             if differences.is_empty() { Ok(()) } else { Err(CaseFailure::Differences(differences)) }
@@ -126,8 +127,9 @@ fn run_case(pipeline: &Arc<Pipeline>, runner: &mut crate::Runner, case: &TestCas
     }
 }
 
-fn delivered(outcome: &crate::BatchOutcome) -> String {
-    outcome.delivered.iter().next().map(|e| String::from_utf8_lossy(e).into_owned()).unwrap_or_default()
+/// The first delivered event as text (empty if none came out).
+fn first_delivered(delivered: &crate::Events) -> String {
+    delivered.iter().next().map(|e| String::from_utf8_lossy(e).into_owned()).unwrap_or_default()
 }
 
 /// Lists where `actual` differs from `expected`; with `exact` false, members of

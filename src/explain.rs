@@ -139,12 +139,13 @@ pub fn explain(pipeline: &Arc<Pipeline>, record: &[u8], show_values: bool) -> Ex
                 delivered: None,
             };
         }
-        if outcome.delivered.get(0) != events.get(0) {
+        let after = outcome.delivered(&events).get(0);
+        if after != events.get(0) {
             step.verdict = "edited";
-            step.edits = changes(events.get(0), outcome.delivered.get(0), show_values);
+            step.edits = changes(events.get(0), after, show_values);
         }
         stages.push(step);
-        events = outcome.delivered;
+        events = outcome.into_delivered(events);
     }
     let mut stamped = Vec::new();
     pipeline.stamp().apply(&events.event(0), &mut stamped);

@@ -17,7 +17,7 @@ use firehose_json::Event;
 use crate::emit::{Letter, batch_letters};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::pipeline::{BatchOutcome, Counts, Pipeline, Runner};
+use crate::pipeline::{BatchOutcome, Counts, Events, Pipeline, Runner};
 use crate::reload::Live;
 use crate::shadow::Shadow;
 
@@ -60,7 +60,9 @@ pub struct Delivered<'a> {
 impl Delivered<'_> {
     /// Whether no stage changed the event.
     pub fn untouched(&self) -> bool {
-        self.event.bytes() == self.input.bytes()
+        // When no stage changed the batch, both are the same bytes.
+        let (event, input) = (self.event.bytes(), self.input.bytes());
+        std::ptr::eq(event, input) || event == input
     }
 }
 
@@ -95,6 +97,11 @@ impl Passed {
         &self.outcome
     }
 
+    /// The events that made it through, in input order.
+    pub fn delivered(&self) -> &Events {
+        self.outcome.delivered(&self.intake.events)
+    }
+
     /// The records, shared (a shadow candidate runs them too).
     pub fn shared_intake(&self) -> Arc<Intake> {
         self.intake.clone()
@@ -122,7 +129,7 @@ impl Passed {
     /// batch's counts with the sink's refusals moved from delivered to dead-lettered.
     pub fn deliver<S: Sink>(&self, sink: &mut S) -> Result<Counts, S::Error> {
         let mut counts = self.counts();
-        let delivered = &self.outcome.delivered;
+        let delivered = self.delivered();
         for (k, &origin) in self.outcome.origin.iter().enumerate() {
             let origin = origin as usize;
             let event = Delivered {

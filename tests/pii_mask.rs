@@ -115,7 +115,19 @@ fn events_without_pii_pass_byte_for_byte() {
     let text = br#"{"a": 1, "b" : "nothing here", "c": [true, null, 2.5e3]}"#;
     intake.add(1, text);
     let outcome = pipeline.runner().run(&intake.events);
-    assert_eq!(outcome.delivered.get(0), text);
+    assert!(outcome.unchanged(), "no stage changed the batch");
+    let delivered = outcome.delivered(&intake.events);
+    assert!(std::ptr::eq(delivered, &intake.events), "a batch nothing changed is handed on, not copied");
+    assert_eq!(delivered.get(0), text);
+
+    // One event masked: the batch is the stages' copy, the other event byte for byte.
+    intake.add(2, br#"{"email": "ann@example.com"}"#);
+    let outcome = pipeline.runner().run(&intake.events);
+    assert!(!outcome.unchanged());
+    let delivered = outcome.delivered(&intake.events);
+    assert!(!std::ptr::eq(delivered, &intake.events));
+    assert_eq!(delivered.get(0), text);
+    assert_ne!(delivered.get(1), intake.events.get(1), "the email is masked");
 }
 
 /// Every built-in kind on, with context words where a kind has a validity rule.
@@ -264,7 +276,9 @@ fn masking_only_fields_is_sent_only_their_members() {
     let event = json!({"id": 1, "note": "call 555-123-4567", "lead_data": {"ssn": "123-45-6789", "contacts": [{"phone": "555.987.6543"}]}, "z": [true]});
     let mut intake = firehose::intake::Intake::default();
     intake.add(1, event.to_string().as_bytes());
-    let at = |runner: &mut firehose::Runner| runner.run_as(&intake.events, 0, "b".into()).delivered;
+    let at = |runner: &mut firehose::Runner| {
+        runner.run_as(&intake.events, 0, "b".into()).into_delivered(intake.events.clone())
+    };
     let (cut, whole) = (at(&mut pipeline.runner()), at(&mut pipeline.runner_sending_whole_events()));
     assert_eq!(cut, whole);
     let out: Value = serde_json::from_slice(cut.get(0)).unwrap();

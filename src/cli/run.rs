@@ -531,13 +531,13 @@ mod tests {
         type Prepared = Passed;
 
         fn prepare(passed: Passed) -> Passed {
-            let delivered = &passed.outcome().delivered;
+            let delivered = passed.delivered();
             assert!(!delivered.iter().any(|event| event.starts_with(br#"{"explode""#)), "exploded on purpose");
             passed
         }
 
         fn write(&mut self, passed: Passed) -> anyhow::Result<Counts> {
-            self.written.push(passed.outcome().delivered.len());
+            self.written.push(passed.delivered().len());
             Ok(passed.counts())
         }
 

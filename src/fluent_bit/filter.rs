@@ -440,14 +440,15 @@ pub fn filter_chunk(
     let stamp = pass.stamp();
     let mut sink = ChunkSink { chunk, records: &records, logs: &logs, tag, stamp, next: 0, out: Vec::new(), dead };
     // Nothing to add and every record came out as it went in: the chunk goes on as it is.
-    let outcome = passed.outcome();
+    let (outcome, delivered) = (passed.outcome(), passed.delivered());
     let unchanged = stamp.is_empty()
-        && outcome.delivered.len() == records.len()
-        && outcome
-            .origin
-            .iter()
-            .enumerate()
-            .all(|(k, &i)| outcome.delivered.get(k) == passed.intake().events.get(i as usize));
+        && delivered.len() == records.len()
+        && (outcome.unchanged()
+            || outcome
+                .origin
+                .iter()
+                .enumerate()
+                .all(|(k, &i)| delivered.get(k) == passed.intake().events.get(i as usize)));
     if unchanged {
         for letter in passed.letters() {
             let Ok(()) = sink.dead_letter(letter);
@@ -457,7 +458,7 @@ pub fn filter_chunk(
     // Room for the records as they are or as the rules left them (an event's msgpack
     // is no longer than its JSON text but for floats), each with its header and stamp
     // (no longer as msgpack than as JSON, which `Stamp::len` gives).
-    sink.out.reserve(chunk.len().max(outcome.delivered.byte_len()) + records.len() * (32 + stamp.len()));
+    sink.out.reserve(chunk.len().max(delivered.byte_len()) + records.len() * (32 + stamp.len()));
     let Ok(_) = passed.deliver(&mut sink);
     sink.copy_other_records(records.len());
     Ok(Some(sink.out))

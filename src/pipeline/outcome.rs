@@ -32,8 +32,10 @@ pub struct BatchOutcome {
     pub version: Arc<str>,
     /// Id of the batch, as the modules saw it.
     pub batch_id: String,
-    /// The events that made it through, in input order.
-    pub delivered: Events,
+    /// The events as the stages left them, in input order; `None` when every stage
+    /// kept every event as it was, so the delivered events are the input's, not a copy
+    /// of them ([`BatchOutcome::delivered`] hands out either).
+    pub(super) changed: Option<Events>,
     /// For each delivered event, its position in the input batch.
     pub origin: Vec<u32>,
     /// Events removed by rules.
@@ -65,12 +67,31 @@ pub struct StageFailure {
 }
 
 impl BatchOutcome {
+    /// The events that made it through, in input order, given `input`, the batch this
+    /// outcome is of: when no stage changed anything, they are `input` itself.
+    pub fn delivered<'a>(&'a self, input: &'a Events) -> &'a Events {
+        debug_assert!(self.changed.is_some() || input.len() == self.events_in, "an outcome read with another batch");
+        self.changed.as_ref().unwrap_or(input)
+    }
+
+    /// Like [`BatchOutcome::delivered`], taking the events.
+    pub fn into_delivered(self, input: Events) -> Events {
+        debug_assert!(self.changed.is_some() || input.len() == self.events_in, "an outcome read with another batch");
+        self.changed.unwrap_or(input)
+    }
+
+    /// Whether every stage kept every event as it came (the delivered events are the
+    /// input, in its order).
+    pub fn unchanged(&self) -> bool {
+        self.changed.is_none()
+    }
+
     /// Counts for this batch; [`Counts::balanced`] says whether each event that went in
     /// came out delivered, dropped or dead-lettered.
     pub fn counts(&self) -> Counts {
         Counts {
             events_in: self.events_in as u64,
-            delivered: self.delivered.len() as u64,
+            delivered: self.origin.len() as u64,
             dropped: self.dropped.len() as u64,
             dead_lettered: self.dead_letters.len() as u64,
         }

@@ -156,11 +156,10 @@ impl Runner {
             origin = next_origin;
             stage_seconds.push(started.elapsed().as_secs_f64());
         }
-        let delivered = current.unwrap_or_else(|| input.clone());
         BatchOutcome {
             version: self.pipeline.id.clone(),
             batch_id: context.batch_id,
-            delivered,
+            changed: current,
             origin,
             dropped,
             dead_letters,

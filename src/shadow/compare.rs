@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::BatchOutcome;
 use crate::diff::{differences, generalize};
+use crate::{BatchOutcome, Events};
 
 /// What became of one input event in one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,16 +62,24 @@ pub struct BatchComparison {
     pub paths: HashMap<String, u64>,
 }
 
-/// Compares the outcomes of the same batch; `live_id` and `candidate_id` are the two
-/// versions' ids, which may appear in the events (processing facts) and count as equal.
-pub fn compare(live: &BatchOutcome, candidate: &BatchOutcome, live_id: &str, candidate_id: &str) -> BatchComparison {
+/// Compares the outcomes of the same batch `input`; `live_id` and `candidate_id` are the
+/// two versions' ids, which may appear in the events (processing facts) and count as
+/// equal.
+pub fn compare(
+    input: &Events,
+    live: &BatchOutcome,
+    candidate: &BatchOutcome,
+    live_id: &str,
+    candidate_id: &str,
+) -> BatchComparison {
     let mut comparison = BatchComparison { events: live.events_in as u64, ..BatchComparison::default() };
+    let (live_delivered, candidate_delivered) = (live.delivered(input), candidate.delivered(input));
     let (a, b) = (fates(live), fates(candidate));
     let same = |x: &Value, y: &Value| x == y || (x.as_str() == Some(live_id) && y.as_str() == Some(candidate_id));
     for (&x, &y) in a.iter().zip(&b) {
         match (x, y) {
             (Fate::Kept(i), Fate::Kept(j)) => {
-                let (left, right) = (live.delivered.get(i), candidate.delivered.get(j));
+                let (left, right) = (live_delivered.get(i), candidate_delivered.get(j));
                 if left == right {
                     continue;
                 }

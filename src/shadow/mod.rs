@@ -419,7 +419,7 @@ fn run_one(shared: &Shared, runner: &mut Runner, job: &Job) -> Option<(BatchComp
         shared.stop(format!("{} module call(s) failed on a live batch ({reason})", outcome.failed_calls), true);
         return None;
     }
-    let comparison = compare(&job.live, &outcome, &job.live_version.id, &runner.pipeline().id);
+    let comparison = compare(&job.intake.events, &job.live, &outcome, &job.live_version.id, &runner.pipeline().id);
     let live_seconds: f64 = job.live.stage_seconds.iter().sum();
     let candidate_seconds: f64 = outcome.stage_seconds.iter().sum();
     let mut totals = shared.totals.lock().unwrap_or_else(|e| e.into_inner());

@@ -168,7 +168,7 @@ pub fn run_events(pipeline: &Arc<Pipeline>, events: &firehose::Events) -> Vec<Fa
     assert_eq!(counts.events_in, events.len() as u64, "every event must be accounted for: {counts:?}");
     assert!(counts.balanced());
     let mut fates: Vec<Option<Fate>> = vec![None; events.len()];
-    for (event, &origin) in outcome.delivered.iter().zip(&outcome.origin) {
+    for (event, &origin) in outcome.delivered(events).iter().zip(&outcome.origin) {
         let value: Value = serde_json::from_slice(event).expect("delivered events are valid JSON");
         assert!(fates[origin as usize].replace(Fate::Delivered(value)).is_none(), "event {origin} came out twice");
     }
