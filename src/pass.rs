@@ -60,7 +60,7 @@ pub struct Delivered<'a> {
 impl Delivered<'_> {
     /// Whether no stage changed the event.
     pub fn untouched(&self) -> bool {
-        // When no stage changed the batch, both are the same bytes.
+        // When no stage changed the batch, both are the input's bytes, at one address.
         let (event, input) = (self.event.bytes(), self.input.bytes());
         std::ptr::eq(event, input) || event == input
     }
